@@ -1,0 +1,47 @@
+import { spawnSync } from 'node:child_process';
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The integration suite runs twice: on the embedded default (SQLite + disk) and on PostgreSQL + S3 (s3rver), like
+ * Azurite's backend-tagged suites. Without a reachable PostgreSQL the second run is skipped, loudly; under CI=true
+ * that is a failure instead (.ci/run starts PostgreSQL when it is down).
+ */
+function postgresAvailable(): { ok: boolean; why: string } {
+  const r = spawnSync(process.execPath, ['test/support/pg-check.mjs'], { encoding: 'utf8', timeout: 15_000 });
+  return { ok: r.status === 0, why: (r.stdout || r.stderr || 'no answer').trim() };
+}
+
+const pg = postgresAvailable();
+const ci = ['1', 'true'].includes((process.env['CI'] ?? '').toLowerCase());
+if (!pg.ok) {
+  const message = `PostgreSQL is not reachable (${pg.why}): the postgres-s3 suite and the PostgreSQL conformance tests are SKIPPED.`;
+  if (ci) throw new Error(`${message} Under CI=true this is a failure.`);
+  process.stderr.write(`\n*** ${message}\n    Start it (pg_ctlcluster --skip-systemctl-redirect 15 main start) or set CRM_MEDIA_TEST_PG_URL.\n\n`);
+}
+
+const integration = ['test/integration/**/*.test.ts'];
+
+export default defineConfig({
+  test: {
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    env: { CRM_MEDIA_TEST_PG: pg.ok ? '1' : '0', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    projects: [
+      { extends: true as const, test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/conformance/**/*.test.ts'] } },
+      { extends: true as const, test: { name: 'sqlite-disk', include: integration, env: { CRM_MEDIA_TEST_BACKEND: 'sqlite-disk' } } },
+      ...(pg.ok
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'postgres-s3',
+                include: [...integration, 'test/scale/**/*.test.ts'],
+                env: { CRM_MEDIA_TEST_BACKEND: 'postgres-s3' },
+              },
+            },
+          ]
+        : []),
+    ],
+  },
+});
