@@ -1,0 +1,158 @@
+/**
+ * Who may do what to which record. The checks run in a fixed order, the order in which Zoho reports failures:
+ * module → module supports the operation in this API version → scope → profile permission → record id →
+ * record exists in the caller's org → sharing → record state.
+ */
+import type { CrmRecord, ModuleSetting, Org, Profile, Sharing, User } from './entities.js';
+import { zohoError } from './errors.js';
+import { isZohoId } from './ids.js';
+import {
+  type ApiVersion,
+  type ResolvedModule,
+  isKnownUnsupportedModule,
+  moduleSupports,
+  resolvedCustom,
+  resolvedStandard,
+  standardModule,
+} from './modules.js';
+import { OPERATIONS, type OperationName } from './operations.js';
+import type { ScopeSet } from './scopes.js';
+
+export interface Principal {
+  org: Org;
+  user: User;
+  profile: Profile;
+  scopes: ScopeSet;
+  tokenId: string;
+}
+
+/** What the guard needs from storage: module settings and records of one org. */
+export interface AccessLookups {
+  getModuleSetting(orgId: string, apiName: string): Promise<ModuleSetting | undefined>;
+  getRecord(orgId: string, id: string): Promise<CrmRecord | undefined>;
+}
+
+export interface ModuleAccess {
+  module: ResolvedModule;
+  sharing: Sharing;
+}
+
+export interface RecordAccess extends ModuleAccess {
+  record: CrmRecord;
+}
+
+const DEFAULT_SHARING: Sharing = 'public_read_write';
+
+export async function resolveModule(
+  lookups: AccessLookups,
+  orgId: string,
+  name: string,
+): Promise<{ module: ResolvedModule; sharing: Sharing } | undefined> {
+  const std = standardModule(name);
+  const setting = await lookups.getModuleSetting(orgId, name);
+  if (std) return { module: resolvedStandard(std), sharing: setting?.sharing ?? DEFAULT_SHARING };
+  if (setting?.custom) {
+    return { module: resolvedCustom(setting.apiName, setting.singular, setting.plural), sharing: setting.sharing };
+  }
+  return undefined;
+}
+
+/** Module, API-version support, scope and profile permission: everything that does not need the record. */
+export async function authorizeModule(
+  lookups: AccessLookups,
+  principal: Principal,
+  op: OperationName,
+  version: ApiVersion,
+  moduleName: string,
+): Promise<ModuleAccess> {
+  const rule = OPERATIONS[op];
+  const resolved = await resolveModule(lookups, principal.org.id, moduleName);
+  if (!resolved) {
+    if (isKnownUnsupportedModule(moduleName)) throw zohoError('MODULE_NOT_SUPPORTED', {}, op);
+    throw zohoError('INVALID_MODULE', { resource_path_index: 0 }, op);
+  }
+  if (!moduleSupports(resolved.module, rule.family, version)) throw zohoError('MODULE_NOT_SUPPORTED', {}, op);
+  checkScope(principal, op, resolved.module);
+  checkPermission(principal, op, resolved.module);
+  return resolved;
+}
+
+export function checkScope(principal: Principal, op: OperationName, module: ResolvedModule): void {
+  const rule = OPERATIONS[op];
+  const scopes = principal.scopes;
+  const moduleGranted = scopes.grantsAny('modules', module.scopeNames, rule.scopeOps);
+  // ZohoCRM.modules.ALL covers the attachments scope as well; a per-module scope needs its attachments partner.
+  const attachmentsGranted =
+    !rule.needsAttachmentScope || scopes.grants('modules', '*', 'ALL') || scopes.grantsAny('modules', ['attachments'], rule.scopeOps);
+  if (!moduleGranted || !attachmentsGranted) throw zohoError('OAUTH_SCOPE_MISMATCH', {}, op);
+}
+
+export function checkPermission(principal: Principal, op: OperationName, module: ResolvedModule): void {
+  const permission = OPERATIONS[op].permission;
+  if (hasModulePermission(principal.profile, module.apiName, permission)) return;
+  throw zohoError('NO_PERMISSION', { permissions: [`${module.apiName}.${permission}`] }, op);
+}
+
+export function hasModulePermission(profile: Profile, apiName: string, permission: keyof Profile['permissions'][string]): boolean {
+  if (profile.isAdmin) return true;
+  const lower = apiName.toLowerCase();
+  for (const [name, perms] of Object.entries(profile.permissions)) {
+    if (name.toLowerCase() === lower) return perms[permission] === true;
+  }
+  return profile.permissions['*']?.[permission] === true;
+}
+
+/**
+ * The full guard for an operation on one record. `recordIdError` names the catalog entry for a bad record id,
+ * which differs between the photo endpoints and the attachment endpoints.
+ */
+export async function authorizeRecord(
+  lookups: AccessLookups,
+  principal: Principal,
+  op: OperationName,
+  version: ApiVersion,
+  moduleName: string,
+  recordId: string,
+  recordIdDetails: Record<string, unknown>,
+): Promise<RecordAccess> {
+  const access = await authorizeModule(lookups, principal, op, version, moduleName);
+  const record = isZohoId(recordId) ? await lookups.getRecord(principal.org.id, recordId) : undefined;
+  if (!record || record.module.toLowerCase() !== access.module.apiName.toLowerCase()) {
+    throw zohoError('INVALID_RELATED_ID', recordIdDetails, op);
+  }
+  checkRecordSharing(principal, op, record, access.sharing);
+  checkRecordState(op, record);
+  return { ...access, record };
+}
+
+export function checkRecordSharing(principal: Principal, op: OperationName, record: CrmRecord, sharing: Sharing): void {
+  if (principal.profile.isAdmin || record.ownerId === principal.user.id) return;
+  if (sharing === 'public_read_write') return;
+  if (sharing === 'public_read_only' && !OPERATIONS[op].writes) return;
+  throw zohoError('AUTHORIZATION_FAILED', {}, op);
+}
+
+/**
+ * Locks and approvals (research/zoho-api.md §5). Zia image validation in progress and a running merge lock the
+ * record for its photo and for record changes; a record awaiting approval refuses photo changes and downloads; a
+ * photo rejected by Zia cannot be downloaded but may be replaced or deleted, which is how the user recovers.
+ * Attachment endpoints document neither error and are not affected.
+ */
+export function checkRecordState(op: OperationName, record: CrmRecord): void {
+  const family = OPERATIONS[op].family;
+  if (family === 'attachment') return;
+  if (family === 'record' && !OPERATIONS[op].writes) return;
+  switch (record.state) {
+    case 'normal':
+      return;
+    case 'zia_vision_processing':
+      throw zohoError('RECORD_LOCKED', { id: record.id, action: 'zia_vision_processing' }, op);
+    case 'merge_in_progress':
+      throw zohoError('RECORD_UNDER_MERGE', { id: record.id, action: 'merge_duplicates' }, op);
+    case 'awaiting_approval':
+      throw zohoError('NOT_APPROVED', { id: record.id }, op);
+    case 'photo_rejected':
+      if (op === 'photo.download') throw zohoError('NOT_APPROVED', { id: record.id, action: 'zia_vision_rejected' }, op);
+      return;
+  }
+}

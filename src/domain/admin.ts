@@ -1,0 +1,370 @@
+/**
+ * Administration: orgs, profiles, users, custom modules and sharing, records and their states, access tokens,
+ * reset. The admin HTTP API, the CLI and seeding all call these functions, so the three agree by construction.
+ */
+import type { BlobStore } from '../storage/blobs/store.js';
+import type { MetadataStore } from '../storage/metadata/store.js';
+import type { CacheInvalidation } from './cached-lookups.js';
+import { removeBlobQuietly } from './blob-cleanup.js';
+import {
+  type AccessToken,
+  type CrmRecord,
+  type ModulePermissions,
+  type ModuleSetting,
+  type Org,
+  type PermissionMap,
+  type Profile,
+  RECORD_STATES,
+  type RecordState,
+  SHARING_SETTINGS,
+  type Sharing,
+  type User,
+} from './entities.js';
+import { zohoError } from './errors.js';
+import { isZohoId, newZohoId } from './ids.js';
+import type { DomainLogger } from './logger.js';
+import { isValidCustomModuleName, standardModule } from './modules.js';
+import type { RecordService } from './records.js';
+import { isValidScopeList } from './scopes.js';
+import { isValidTimeZone } from './time.js';
+import { hashToken, isPlausibleTokenValue, newAccessTokenValue } from './tokens.js';
+
+export const FULL_ACCESS: ModulePermissions = { view: true, create: true, edit: true, delete: true };
+export const FULL_SCOPES = 'ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.users.ALL,ZohoCRM.org.ALL';
+
+export interface NewOrg {
+  id?: string | undefined;
+  name: string;
+  timeZone?: string | undefined;
+}
+export interface NewProfile {
+  id?: string | undefined;
+  name: string;
+  isAdmin?: boolean | undefined;
+  permissions?: PermissionMap | undefined;
+}
+export interface NewUser {
+  id?: string | undefined;
+  name: string;
+  email: string;
+  /** Profile id or name. */
+  profile: string;
+}
+export interface NewCustomModule {
+  apiName: string;
+  singular?: string | undefined;
+  plural?: string | undefined;
+  sharing?: Sharing | undefined;
+}
+export interface NewRecord {
+  id?: string | undefined;
+  module: string;
+  /** User id or email; default: the org's first administrator. */
+  owner?: string | undefined;
+  data?: Record<string, unknown> | undefined;
+  state?: RecordState | undefined;
+}
+export interface NewToken {
+  /** User id or email. */
+  user: string;
+  scopes?: string | undefined;
+  /** Lifetime in seconds; null or undefined = does not expire. */
+  expiresIn?: number | null | undefined;
+  /** A chosen value (e.g. a fixed CI token); default: a fresh `1000.<hex>.<hex>`. */
+  value?: string | undefined;
+  label?: string | undefined;
+}
+export interface IssuedToken {
+  token: AccessToken;
+  /** The value; shown once, never stored. */
+  value: string;
+}
+
+export interface AdminServiceDeps {
+  store: MetadataStore;
+  blobs: BlobStore;
+  records: RecordService;
+  caches: CacheInvalidation;
+  now: () => number;
+  log: DomainLogger;
+}
+
+function invalid(details: Record<string, unknown>): never {
+  throw zohoError('INVALID_DATA', details);
+}
+
+function notFound(entity: string, key: string): never {
+  throw zohoError('ADMIN_NOT_FOUND', { entity, key });
+}
+
+function checkOptionalId(id: string | undefined, field: string): string {
+  if (id === undefined) return newZohoId();
+  if (!isZohoId(id)) invalid({ field, reason: 'must be a string of up to 19 digits' });
+  return id;
+}
+
+export class AdminService {
+  constructor(private readonly deps: AdminServiceDeps) {}
+
+  private get store(): MetadataStore {
+    return this.deps.store;
+  }
+
+  /** The same service working inside a transaction (e.g. a first-start bootstrap racing other instances). */
+  within(store: MetadataStore): AdminService {
+    return new AdminService({ ...this.deps, store });
+  }
+
+  async createOrg(input: NewOrg): Promise<Org> {
+    const timeZone = input.timeZone ?? 'UTC';
+    if (!isValidTimeZone(timeZone)) invalid({ field: 'time_zone', reason: 'not an IANA time zone' });
+    if (!input.name.trim()) invalid({ field: 'name', reason: 'empty' });
+    const org: Org = { id: checkOptionalId(input.id, 'id'), name: input.name, timeZone, createdAt: this.deps.now() };
+    if (await this.store.getOrg(org.id)) throw zohoError('DUPLICATE_DATA', { field: 'id', value: org.id });
+    await this.store.transaction(async (tx) => {
+      await tx.insertOrg(org);
+      // Every Zoho org has these two profiles.
+      for (const p of [
+        { name: 'Administrator', isAdmin: true },
+        { name: 'Standard', isAdmin: false },
+      ]) {
+        await tx.insertProfile({
+          id: newZohoId(),
+          orgId: org.id,
+          name: p.name,
+          isAdmin: p.isAdmin,
+          permissions: { '*': FULL_ACCESS },
+          createdAt: org.createdAt,
+        });
+      }
+    });
+    return org;
+  }
+
+  listOrgs(): Promise<Org[]> {
+    return this.store.listOrgs();
+  }
+
+  async org(orgId: string): Promise<Org> {
+    return (await this.store.getOrg(orgId)) ?? notFound('org', orgId);
+  }
+
+  async createProfile(orgId: string, input: NewProfile): Promise<Profile> {
+    await this.org(orgId);
+    if (!input.name.trim()) invalid({ field: 'name', reason: 'empty' });
+    if ((await this.store.listProfiles(orgId)).some((p) => p.name.toLowerCase() === input.name.toLowerCase())) {
+      throw zohoError('DUPLICATE_DATA', { field: 'name', value: input.name });
+    }
+    const profile: Profile = {
+      id: checkOptionalId(input.id, 'id'),
+      orgId,
+      name: input.name,
+      isAdmin: input.isAdmin ?? false,
+      permissions: input.permissions ?? { '*': FULL_ACCESS },
+      createdAt: this.deps.now(),
+    };
+    await this.store.insertProfile(profile);
+    return profile;
+  }
+
+  async listProfiles(orgId: string): Promise<Profile[]> {
+    await this.org(orgId);
+    return this.store.listProfiles(orgId);
+  }
+
+  async findProfile(orgId: string, idOrName: string): Promise<Profile> {
+    const profiles = await this.store.listProfiles(orgId);
+    return (
+      profiles.find((p) => p.id === idOrName || p.name.toLowerCase() === idOrName.toLowerCase()) ??
+      notFound('profile', idOrName)
+    );
+  }
+
+  async createUser(orgId: string, input: NewUser): Promise<User> {
+    await this.org(orgId);
+    if (!input.name.trim()) invalid({ field: 'name', reason: 'empty' });
+    if (!/^[^\s@]+@[^\s@]+$/.test(input.email)) invalid({ field: 'email', reason: 'not an email address' });
+    const profile = await this.findProfile(orgId, input.profile);
+    const users = await this.store.listUsers(orgId);
+    if (users.some((u) => u.email.toLowerCase() === input.email.toLowerCase())) {
+      throw zohoError('DUPLICATE_DATA', { field: 'email', value: input.email });
+    }
+    const user: User = {
+      id: checkOptionalId(input.id, 'id'),
+      orgId,
+      profileId: profile.id,
+      name: input.name,
+      email: input.email,
+      status: 'active',
+      createdAt: this.deps.now(),
+    };
+    await this.store.insertUser(user);
+    return user;
+  }
+
+  async listUsers(orgId: string): Promise<User[]> {
+    await this.org(orgId);
+    return this.store.listUsers(orgId);
+  }
+
+  async findUser(orgId: string, idOrEmail: string): Promise<User> {
+    const users = await this.store.listUsers(orgId);
+    return (
+      users.find((u) => u.id === idOrEmail || u.email.toLowerCase() === idOrEmail.toLowerCase()) ??
+      notFound('user', idOrEmail)
+    );
+  }
+
+  async createCustomModule(orgId: string, input: NewCustomModule): Promise<ModuleSetting> {
+    await this.org(orgId);
+    if (!isValidCustomModuleName(input.apiName)) {
+      invalid({ field: 'api_name', reason: 'letters, digits and underscores, starting with a letter; not a standard module' });
+    }
+    if (await this.store.getModuleSetting(orgId, input.apiName)) {
+      throw zohoError('DUPLICATE_DATA', { field: 'api_name', value: input.apiName });
+    }
+    const setting: ModuleSetting = {
+      orgId,
+      apiName: input.apiName,
+      custom: true,
+      singular: input.singular ?? input.apiName,
+      plural: input.plural ?? input.apiName,
+      sharing: checkSharing(input.sharing ?? 'public_read_write'),
+      createdAt: this.deps.now(),
+    };
+    await this.store.upsertModuleSetting(setting);
+    this.deps.caches.invalidate();
+    return setting;
+  }
+
+  /** Sets a module's sharing: `private` = owner and administrators only. */
+  async setModuleSharing(orgId: string, apiName: string, sharing: Sharing): Promise<ModuleSetting> {
+    await this.org(orgId);
+    checkSharing(sharing);
+    const existing = await this.store.getModuleSetting(orgId, apiName);
+    const std = standardModule(apiName);
+    if (!existing && !std) notFound('module', apiName);
+    const setting: ModuleSetting = existing
+      ? { ...existing, sharing }
+      : { orgId, apiName: std!.apiName, custom: false, singular: std!.singular, plural: std!.plural, sharing, createdAt: this.deps.now() };
+    await this.store.upsertModuleSetting(setting);
+    this.deps.caches.invalidate();
+    return setting;
+  }
+
+  async listModuleSettings(orgId: string): Promise<ModuleSetting[]> {
+    await this.org(orgId);
+    return this.store.listModuleSettings(orgId);
+  }
+
+  /** The canonical API name of a standard or custom module of the org. */
+  async moduleApiName(orgId: string, name: string): Promise<string> {
+    const std = standardModule(name);
+    if (std) return std.apiName;
+    const setting = await this.store.getModuleSetting(orgId, name);
+    if (setting?.custom) return setting.apiName;
+    return notFound('module', name);
+  }
+
+  async createRecord(orgId: string, input: NewRecord): Promise<CrmRecord> {
+    await this.org(orgId);
+    const module = await this.moduleApiName(orgId, input.module);
+    const owner = input.owner ? await this.findUser(orgId, input.owner) : await this.firstAdmin(orgId);
+    const id = checkOptionalId(input.id, 'id');
+    if (await this.store.getRecord(orgId, id)) throw zohoError('DUPLICATE_DATA', { field: 'id', value: id });
+    const now = this.deps.now();
+    const record: CrmRecord = {
+      id,
+      orgId,
+      module,
+      ownerId: owner.id,
+      data: input.data ?? {},
+      state: checkState(input.state ?? 'normal'),
+      createdBy: owner.id,
+      createdAt: now,
+      modifiedBy: owner.id,
+      modifiedAt: now,
+    };
+    await this.store.insertRecord(record);
+    return record;
+  }
+
+  async listRecords(orgId: string, module: string, limit = 200, offset = 0): Promise<CrmRecord[]> {
+    await this.org(orgId);
+    return this.store.listRecords(orgId, await this.moduleApiName(orgId, module), { limit, offset });
+  }
+
+  async setRecordState(orgId: string, recordId: string, state: RecordState): Promise<CrmRecord> {
+    checkState(state);
+    if (!(await this.store.setRecordState(orgId, recordId, state, this.deps.now()))) notFound('record', recordId);
+    return (await this.store.getRecord(orgId, recordId))!;
+  }
+
+  async deleteRecord(orgId: string, recordId: string): Promise<void> {
+    if (!(await this.store.getRecord(orgId, recordId))) notFound('record', recordId);
+    await this.deps.records.deleteCascade(orgId, recordId);
+  }
+
+  async issueToken(orgId: string, input: NewToken): Promise<IssuedToken> {
+    await this.org(orgId);
+    const user = await this.findUser(orgId, input.user);
+    const scopes = input.scopes ?? FULL_SCOPES;
+    if (!isValidScopeList(scopes)) invalid({ field: 'scopes', reason: 'not a list of ZohoCRM scopes' });
+    const value = input.value ?? newAccessTokenValue();
+    if (!isPlausibleTokenValue(value)) invalid({ field: 'value', reason: 'printable characters without spaces, at most 512' });
+    if (input.expiresIn !== undefined && input.expiresIn !== null && !(input.expiresIn > 0)) {
+      invalid({ field: 'expires_in', reason: 'a positive number of seconds' });
+    }
+    const now = this.deps.now();
+    const token: AccessToken = {
+      id: newZohoId(),
+      orgId,
+      userId: user.id,
+      tokenHash: hashToken(value),
+      scopes,
+      label: input.label ?? null,
+      expiresAt: input.expiresIn ? now + Math.round(input.expiresIn * 1000) : null,
+      revokedAt: null,
+      createdAt: now,
+      clientId: null,
+      refreshTokenId: null,
+    };
+    if (await this.store.findPrincipalByTokenHash(token.tokenHash)) throw zohoError('DUPLICATE_DATA', { field: 'value' });
+    await this.store.insertToken(token);
+    return { token, value };
+  }
+
+  async listTokens(orgId: string): Promise<AccessToken[]> {
+    await this.org(orgId);
+    return this.store.listTokens(orgId);
+  }
+
+  async revokeToken(orgId: string, tokenId: string): Promise<void> {
+    if (!(await this.store.revokeToken(orgId, tokenId, this.deps.now()))) notFound('token', tokenId);
+    this.deps.caches.invalidate();
+  }
+
+  /** Deletes every org, user, token, record and blob. */
+  async reset(): Promise<void> {
+    await this.store.reset();
+    this.deps.caches.invalidate();
+    for await (const blob of this.deps.blobs.list()) await removeBlobQuietly(this.deps.blobs, blob.key, this.deps.log);
+  }
+
+  async firstAdmin(orgId: string): Promise<User> {
+    const profiles = await this.store.listProfiles(orgId);
+    const adminProfiles = new Set(profiles.filter((p) => p.isAdmin).map((p) => p.id));
+    const user = (await this.store.listUsers(orgId)).find((u) => adminProfiles.has(u.profileId));
+    return user ?? notFound('administrator user', orgId);
+  }
+}
+
+function checkSharing(sharing: string): Sharing {
+  if (!(SHARING_SETTINGS as readonly string[]).includes(sharing)) invalid({ field: 'sharing', allowed: SHARING_SETTINGS });
+  return sharing as Sharing;
+}
+
+function checkState(state: string): RecordState {
+  if (!(RECORD_STATES as readonly string[]).includes(state)) invalid({ field: 'state', allowed: RECORD_STATES });
+  return state as RecordState;
+}

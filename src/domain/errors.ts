@@ -1,0 +1,145 @@
+/**
+ * The Zoho error catalog. Every code the server can answer with is defined here once: its HTTP status and its
+ * message. Where Zoho's documentation gives a different message for the same code on different endpoints, the
+ * message is looked up by operation; everything else is fixed text. Routes and services never build an error body
+ * by hand: they throw `zohoError(name, ...)` and the HTTP adapter renders it.
+ *
+ * Texts follow the v7 documentation pages and observed API bodies (research/zoho-api.md §1); the choices made where
+ * the documentation is silent or inconsistent are listed in docs/compatibility.md.
+ */
+import type { OperationName } from './operations.js';
+
+export type ErrorDetails = Record<string, unknown>;
+
+type MessageByOperation = Partial<Record<OperationName, string>> & { default: string };
+
+interface CatalogEntry {
+  /** The `code` field of the body. Several entries may share a code (e.g. INVALID_MODULE has two variants). */
+  code: string;
+  status: number;
+  message: string | MessageByOperation;
+}
+
+function entry(code: string, status: number, message: string | MessageByOperation): CatalogEntry {
+  return { code, status, message };
+}
+
+export const ERROR_CATALOG = {
+  AUTHENTICATION_FAILURE: entry('AUTHENTICATION_FAILURE', 401, 'Authentication failed'),
+  INVALID_TOKEN: entry('INVALID_TOKEN', 401, 'invalid oauth token'),
+  OAUTH_SCOPE_MISMATCH: entry('OAUTH_SCOPE_MISMATCH', 401, 'invalid oauth scope to access this URL'),
+
+  INVALID_URL_PATTERN: entry('INVALID_URL_PATTERN', 404, 'Please check if the URL trying to access is a correct one'),
+  INVALID_REQUEST_METHOD: entry('INVALID_REQUEST_METHOD', 400, 'The http request method type is not a valid one'),
+  INVALID_MODULE: entry('INVALID_MODULE', 400, 'the module name given seems to be invalid'),
+  MODULE_NOT_SUPPORTED: entry('INVALID_MODULE', 400, 'The given module is not supported in API'),
+
+  NO_PERMISSION: entry('NO_PERMISSION', 403, {
+    'photo.download': 'Permission denied to download images',
+    'photo.upload': 'Permission denied to upload photo',
+    'photo.delete': 'Permission denied to delete images',
+    'attachment.upload': 'Permission denied to upload attachment',
+    'attachment.delete': 'Permission denied to delete attachment',
+    'attachment.bulkDelete': 'Permission denied to delete attachment',
+    'attachment.list': 'Permission denied to read attachments',
+    'attachment.download': 'Permission denied to download attachment',
+    default: 'permission denied',
+  }),
+  AUTHORIZATION_FAILED: entry('AUTHORIZATION_FAILED', 400, {
+    'photo.download': 'User does not have sufficient privilege to download images',
+    'photo.upload': 'User does not have sufficient privilege to upload photo',
+    'photo.delete': 'User does not have sufficient privilege to delete images',
+    'attachment.upload': 'User does not have sufficient privilege to upload attachments',
+    'attachment.delete': 'User does not have sufficient privilege to delete attachments',
+    'attachment.bulkDelete': 'User does not have sufficient privilege to delete attachments',
+    'attachment.list': 'User does not have sufficient privilege to read attachments',
+    'attachment.download': 'User does not have sufficient privilege to download attachments',
+    default: 'User does not have sufficient privilege to perform this operation',
+  }),
+  RECORD_LOCKED: entry('RECORD_LOCKED', 400, {
+    'photo.download': 'cannot get the record image that is not approved yet',
+    default: 'You cannot perform this operation as the record is locked.',
+  }),
+  RECORD_UNDER_MERGE: entry('RECORD_LOCKED', 400, {
+    'photo.download': 'cannot get the record image that is not approved yet',
+    default: 'The record under merge is locked',
+  }),
+  NOT_APPROVED: entry('NOT_APPROVED', 400, {
+    'photo.download': 'cannot get the record image that is not approved yet',
+    default: 'Cannot update record that is not approved yet',
+  }),
+
+  /** Unknown or malformed record id in the URL (attachment endpoints and records). */
+  INVALID_RELATED_ID: entry('INVALID_DATA', 400, {
+    'photo.upload': 'the related id given seems to be invalid',
+    'photo.download': 'the id given seems to be invalid',
+    'photo.delete': 'the id given seems to be invalid',
+    default: 'the related id given seems to be invalid',
+  }),
+  /** Unknown or malformed id of the entity itself (attachment id, record id on the Records API). */
+  INVALID_ID: entry('INVALID_DATA', 400, 'the id given seems to be invalid'),
+  NO_SUCH_PHOTO: entry('INVALID_DATA', 400, 'No such photo exists'),
+  NO_FILE: entry('INVALID_DATA', 400, 'The request does not contain any file'),
+  MORE_THAN_ONE_FILE: entry('INVALID_DATA', 400, 'The request contains more than one file'),
+  INVALID_IMAGE: entry('INVALID_DATA', 400, 'The image format is invalid.'),
+  EMPTY_FILE: entry('INVALID_DATA', 400, 'The file is empty'),
+  FILE_AND_LINK: entry('INVALID_DATA', 400, 'Either a file or an attachment link can be added in a request, not both'),
+  INVALID_DATA: entry('INVALID_DATA', 400, 'invalid data'),
+  INVALID_REQUEST: entry('INVALID_REQUEST', 400, 'invalid request'),
+  REQUIRED_PARAM_MISSING: entry('REQUIRED_PARAM_MISSING', 400, 'One of the expected parameter is missing'),
+  MANDATORY_NOT_FOUND: entry('MANDATORY_NOT_FOUND', 400, 'required field not found'),
+  LIMIT_EXCEEDED: entry('LIMIT_EXCEEDED', 400, 'the number of ids exceeds the limit'),
+  DUPLICATE_DATA: entry('DUPLICATE_DATA', 400, 'duplicate data'),
+  FILE_SIZE_MORE_THAN_ALLOWED_SIZE: entry(
+    'FILE_SIZE_MORE_THAN_ALLOWED_SIZE',
+    415,
+    'please check if the file size is in the correct range',
+  ),
+  REQUEST_BODY_TOO_LARGE: entry('INVALID_DATA', 400, 'the request body is too large'),
+  /** Downloads only (Range beyond the end); HTTP semantics, not a Zoho code of its own. */
+  RANGE_NOT_SATISFIABLE: entry('INVALID_DATA', 416, 'the requested range is not satisfiable'),
+  INTERNAL_ERROR: entry('INTERNAL_ERROR', 500, 'Internal Server Error'),
+  SERVICE_UNAVAILABLE: entry('INTERNAL_ERROR', 503, 'Internal Server Error'),
+
+  /** Admin API only (not part of Zoho's surface). */
+  ADMIN_UNAUTHORIZED: entry('AUTHENTICATION_FAILURE', 401, 'a valid admin key is required'),
+  ADMIN_NOT_FOUND: entry('INVALID_DATA', 404, 'no such entity'),
+} as const satisfies Record<string, CatalogEntry>;
+
+export type ErrorName = keyof typeof ERROR_CATALOG;
+
+export class ZohoError extends Error {
+  constructor(
+    readonly entry: ErrorName,
+    readonly code: string,
+    readonly status: number,
+    readonly zohoMessage: string,
+    readonly details: ErrorDetails,
+  ) {
+    super(`${code}: ${zohoMessage}`);
+  }
+
+  toBody(): { code: string; details: ErrorDetails; message: string; status: 'error' } {
+    return { code: this.code, details: this.details, message: this.zohoMessage, status: 'error' };
+  }
+}
+
+function messageFor(e: CatalogEntry, operation: OperationName | undefined): string {
+  if (typeof e.message === 'string') return e.message;
+  return (operation && e.message[operation]) ?? e.message.default;
+}
+
+/** Builds the catalog error `name`; `operation` picks the endpoint-specific message where there is one. */
+export function zohoError(name: ErrorName, details: ErrorDetails = {}, operation?: OperationName): ZohoError {
+  const e: CatalogEntry = ERROR_CATALOG[name];
+  return new ZohoError(name, e.code, e.status, messageFor(e, operation), details);
+}
+
+export function isZohoError(err: unknown): err is ZohoError {
+  return err instanceof ZohoError;
+}
+
+/** Text of a catalog entry, for tests and docs. */
+export function catalogMessage(name: ErrorName, operation?: OperationName): string {
+  return messageFor(ERROR_CATALOG[name], operation);
+}

@@ -1,0 +1,18 @@
+/**
+ * Zoho-style ids: decimal strings of up to 19 digits that fit a signed 64-bit integer (Zoho's Java SDK reads them
+ * as Long, the TypeScript SDK as BigInt). New ids are random 19-digit numbers so that several instances can mint
+ * them without coordination; the unique keys of the store catch the negligible chance of a collision.
+ */
+import { randomBytes } from 'node:crypto';
+
+const MIN = 10n ** 18n;
+const SPAN = 8n * 10n ** 18n;
+const MAX_LONG = 9223372036854775807n;
+
+export function newZohoId(): string {
+  return (MIN + (randomBytes(8).readBigUInt64BE() % SPAN)).toString();
+}
+
+export function isZohoId(s: string): boolean {
+  return /^[0-9]{1,19}$/.test(s) && BigInt(s) <= MAX_LONG;
+}

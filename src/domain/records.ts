@@ -1,0 +1,160 @@
+/**
+ * Enough of Zoho's Records API to make, read and delete records without admin tools. Field values are kept as
+ * given; deleting a record deletes its photo and attachments.
+ */
+import type { MetadataStore } from '../storage/metadata/store.js';
+import {
+  type AccessLookups,
+  type Principal,
+  authorizeModule,
+  checkRecordSharing,
+  checkRecordState,
+} from './access.js';
+import type { BlobJanitor } from './blob-cleanup.js';
+import type { CrmRecord } from './entities.js';
+import { ZohoError, zohoError } from './errors.js';
+import { isZohoId, newZohoId } from './ids.js';
+import type { DomainLogger } from './logger.js';
+import type { ApiVersion } from './modules.js';
+import type { ItemResult } from './results.js';
+
+export const MAX_RECORDS_PER_INSERT = 100;
+export const MAX_IDS_PER_DELETE = 100;
+
+/** System fields a client cannot set; Zoho ignores them on insert. */
+const READ_ONLY_FIELDS = new Set(['id', 'Created_Time', 'Modified_Time', 'Created_By', 'Modified_By', 'Owner']);
+
+export interface RecordServiceDeps {
+  janitor: BlobJanitor;
+  store: MetadataStore;
+  /** Module settings and records for the access checks (module settings cached). */
+  access: AccessLookups;
+  now: () => number;
+  log: DomainLogger;
+}
+
+export class RecordService {
+  constructor(private readonly deps: RecordServiceDeps) {}
+
+  /** Inserts each item of `data`; an invalid item gets its own error and does not stop the others. */
+  async insert(principal: Principal, version: ApiVersion, moduleName: string, body: unknown): Promise<ItemResult<CrmRecord>[]> {
+    const { module } = await authorizeModule(this.deps.access, principal, 'record.insert', version, moduleName);
+    const items = recordItems(body);
+    const results: ItemResult<CrmRecord>[] = [];
+    for (const item of items) {
+      try {
+        results.push({ ok: true, value: await this.insertOne(principal, module.apiName, item) });
+      } catch (err) {
+        if (!(err instanceof ZohoError)) throw err;
+        results.push({ ok: false, error: err });
+      }
+    }
+    return results;
+  }
+
+  private async insertOne(principal: Principal, module: string, item: unknown): Promise<CrmRecord> {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      throw zohoError('INVALID_DATA', { expected_data_type: 'jsonobject' }, 'record.insert');
+    }
+    const fields = item as Record<string, unknown>;
+    const ownerId = await this.ownerOf(principal, fields['Owner']);
+    const data: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(fields)) if (!READ_ONLY_FIELDS.has(k)) data[k] = v;
+    const now = this.deps.now();
+    const record: CrmRecord = {
+      id: newZohoId(),
+      orgId: principal.org.id,
+      module,
+      ownerId,
+      data,
+      state: 'normal',
+      createdBy: principal.user.id,
+      createdAt: now,
+      modifiedBy: principal.user.id,
+      modifiedAt: now,
+    };
+    await this.deps.store.insertRecord(record);
+    return record;
+  }
+
+  /** `Owner` may name another user of the org (`{"id": "…"}` or the id itself); default is the caller. */
+  private async ownerOf(principal: Principal, owner: unknown): Promise<string> {
+    if (owner === undefined || owner === null) return principal.user.id;
+    const id = typeof owner === 'object' ? (owner as { id?: unknown }).id : owner;
+    if (typeof id === 'string' && isZohoId(id) && (await this.deps.store.getUser(principal.org.id, id))) return id;
+    throw zohoError('INVALID_DATA', { api_name: 'Owner', expected_data_type: 'lookup' }, 'record.insert');
+  }
+
+  async get(principal: Principal, version: ApiVersion, moduleName: string, recordId: string): Promise<CrmRecord> {
+    const access = await authorizeModule(this.deps.access, principal, 'record.get', version, moduleName);
+    const record = await this.findInModule(principal, access.module.apiName, recordId);
+    if (!record) throw zohoError('INVALID_ID', { id: recordId }, 'record.get');
+    checkRecordSharing(principal, 'record.get', record, access.sharing);
+    return record;
+  }
+
+  /** Deletes each id; a bad, foreign, locked or unshared id gets its own error and does not stop the others. */
+  async delete(principal: Principal, version: ApiVersion, moduleName: string, ids: readonly string[]): Promise<ItemResult<string>[]> {
+    const access = await authorizeModule(this.deps.access, principal, 'record.delete', version, moduleName);
+    if (ids.length === 0) throw zohoError('REQUIRED_PARAM_MISSING', { param_name: 'ids' }, 'record.delete');
+    if (ids.length > MAX_IDS_PER_DELETE) {
+      throw zohoError('LIMIT_EXCEEDED', { param_name: 'ids', limit: MAX_IDS_PER_DELETE }, 'record.delete');
+    }
+    const results: ItemResult<string>[] = [];
+    for (const id of ids) {
+      try {
+        const record = await this.findInModule(principal, access.module.apiName, id);
+        if (!record) throw zohoError('INVALID_ID', { id }, 'record.delete');
+        checkRecordSharing(principal, 'record.delete', record, access.sharing);
+        checkRecordState('record.delete', record);
+        // A concurrent delete may have won the race since the lookup above.
+        if (!(await this.deleteCascade(principal.org.id, record.id))) throw zohoError('INVALID_ID', { id }, 'record.delete');
+        results.push({ ok: true, value: id });
+      } catch (err) {
+        if (!(err instanceof ZohoError)) throw err;
+        results.push({ ok: false, error: err });
+      }
+    }
+    return results;
+  }
+
+  private async findInModule(principal: Principal, module: string, id: string): Promise<CrmRecord | undefined> {
+    if (!isZohoId(id)) return undefined;
+    const record = await this.deps.store.getRecord(principal.org.id, id);
+    return record && record.module.toLowerCase() === module.toLowerCase() ? record : undefined;
+  }
+
+  /**
+   * Removes the record, its photo and its attachments in one transaction, then their bytes. False when the record
+   * was already gone.
+   */
+  async deleteCascade(orgId: string, recordId: string): Promise<boolean> {
+    const blobKeys = await this.deps.store.transaction(async (tx) => {
+      await tx.lockRecord(orgId, recordId);
+      if (!(await tx.getRecord(orgId, recordId))) return undefined;
+      const keys: string[] = [];
+      const photo = await tx.getPhoto(orgId, recordId);
+      if (photo) {
+        keys.push(photo.blobKey);
+        await tx.deletePhoto(orgId, recordId);
+      }
+      for (const a of await tx.deleteAttachmentsOfRecord(orgId, recordId)) if (a.blobKey) keys.push(a.blobKey);
+      await tx.deleteRecord(orgId, recordId);
+      return keys;
+    });
+    if (!blobKeys) return false;
+    for (const key of blobKeys) this.deps.janitor.discard(key);
+    return true;
+  }
+}
+
+function recordItems(body: unknown): unknown[] {
+  const data = typeof body === 'object' && body !== null ? (body as { data?: unknown }).data : undefined;
+  if (!Array.isArray(data)) {
+    throw zohoError('REQUIRED_PARAM_MISSING', { param_name: 'data' }, 'record.insert');
+  }
+  if (data.length === 0 || data.length > MAX_RECORDS_PER_INSERT) {
+    throw zohoError('LIMIT_EXCEEDED', { param_name: 'data', limit: MAX_RECORDS_PER_INSERT }, 'record.insert');
+  }
+  return data;
+}

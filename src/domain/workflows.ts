@@ -1,0 +1,126 @@
+/**
+ * Workflow rules: per module, on photo uploaded / photo deleted / attachment added / attachment deleted, a webhook
+ * action. Matching rules turn a change into outbox events inside the change's own transaction, so an event exists
+ * exactly when its change was committed; a delivery worker sends them afterwards.
+ */
+import type { MetadataStore, Page } from '../storage/metadata/store.js';
+import type { DeliveryAttempt, OutboxEvent, OutboxStatus, User, WorkflowEvent, WorkflowRule } from './entities.js';
+import { WORKFLOW_EVENTS } from './entities.js';
+import { zohoError } from './errors.js';
+import { newZohoId } from './ids.js';
+import { standardModule } from './modules.js';
+import { formatZohoTime } from './time.js';
+
+export interface ChangeEvent {
+  orgId: string;
+  timeZone: string;
+  module: string;
+  recordId: string;
+  event: WorkflowEvent;
+  user: Pick<User, 'id' | 'name' | 'email'>;
+  occurredAt: number;
+  /** Event-specific facts: the photo or the attachment. */
+  subject: Record<string, unknown>;
+}
+
+/** Records the outbox events for `change` (one per matching active rule) in the caller's transaction. */
+export async function queueWorkflowEvents(tx: MetadataStore, change: ChangeEvent): Promise<number> {
+  const rules = await tx.activeRulesFor(change.orgId, change.module, change.event);
+  for (const rule of rules) {
+    const id = newZohoId();
+    const payload = {
+      id,
+      event: change.event,
+      occurred_at: formatZohoTime(change.occurredAt, change.timeZone),
+      org_id: change.orgId,
+      module: change.module,
+      record_id: change.recordId,
+      rule: { id: rule.id, name: rule.name },
+      user: { id: change.user.id, name: change.user.name, email: change.user.email },
+      ...change.subject,
+    };
+    await tx.insertOutboxEvent({
+      id,
+      orgId: change.orgId,
+      ruleId: rule.id,
+      event: change.event,
+      payload: JSON.stringify(payload),
+      status: 'pending',
+      attempts: 0,
+      nextAttemptAt: change.occurredAt,
+      lockedUntil: null,
+      lastError: null,
+      createdAt: change.occurredAt,
+      deliveredAt: null,
+    });
+  }
+  return rules.length;
+}
+
+export interface NewWorkflowRule {
+  name: string;
+  module: string;
+  event: string;
+  url: string;
+  secret?: string | undefined;
+  active?: boolean | undefined;
+}
+
+export interface DeliveryRecord {
+  event: OutboxEvent;
+  attempts: DeliveryAttempt[];
+}
+
+/** Administration of rules and inspection of deliveries (admin API and CLI). */
+export class WorkflowAdmin {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly now: () => number,
+  ) {}
+
+  async createRule(orgId: string, input: NewWorkflowRule): Promise<WorkflowRule> {
+    if (!(await this.store.getOrg(orgId))) throw zohoError('ADMIN_NOT_FOUND', { entity: 'org', key: orgId });
+    if (!(WORKFLOW_EVENTS as readonly string[]).includes(input.event)) {
+      throw zohoError('INVALID_DATA', { field: 'event', allowed: WORKFLOW_EVENTS });
+    }
+    const module = standardModule(input.module)?.apiName ?? (await this.store.getModuleSetting(orgId, input.module))?.apiName;
+    if (!module) throw zohoError('INVALID_DATA', { field: 'module', reason: 'no such module in this org' });
+    let url: URL | undefined;
+    try {
+      url = new URL(input.url);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw zohoError('INVALID_DATA', { field: 'url', reason: 'an absolute http(s) URL' });
+    }
+    if (!input.name.trim()) throw zohoError('INVALID_DATA', { field: 'name', reason: 'empty' });
+    const rule: WorkflowRule = {
+      id: newZohoId(),
+      orgId,
+      name: input.name,
+      module,
+      event: input.event as WorkflowEvent,
+      webhookUrl: url.toString(),
+      secret: input.secret ?? null,
+      active: input.active ?? true,
+      createdAt: this.now(),
+    };
+    await this.store.insertWorkflowRule(rule);
+    return rule;
+  }
+
+  listRules(orgId: string): Promise<WorkflowRule[]> {
+    return this.store.listWorkflowRules(orgId);
+  }
+
+  async deleteRule(orgId: string, id: string): Promise<void> {
+    if (!(await this.store.deleteWorkflowRule(orgId, id))) throw zohoError('ADMIN_NOT_FOUND', { entity: 'workflow rule', key: id });
+  }
+
+  /** Events with every delivery attempt, newest first; `status` narrows to pending, delivered or failed. */
+  async deliveries(orgId: string, status: OutboxStatus | undefined, page: Page): Promise<DeliveryRecord[]> {
+    const events = await this.store.listOutboxEvents(orgId, { status }, page);
+    return Promise.all(events.map(async (event) => ({ event, attempts: await this.store.listDeliveryAttempts(event.id) })));
+  }
+}
