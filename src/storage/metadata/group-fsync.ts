@@ -1,0 +1,77 @@
+/**
+ * Group commit for SQLite's write-ahead log. SQLite runs with `synchronous=NORMAL` (a commit writes its WAL frames
+ * but does not fsync them), and a request is acknowledged only after `sync()` has fsynced the WAL file: the same
+ * guarantee as `synchronous=FULL`, but the fsync runs in the thread pool instead of blocking the event loop inside
+ * better-sqlite3, and concurrent requests share one fsync.
+ *
+ * `sync()` resolves after an fsync that started after the call: a commit that returned before `sync()` was called
+ * is durable when it resolves.
+ */
+import { type FileHandle, open } from 'node:fs/promises';
+
+export type FsyncFile = (path: string) => Promise<void>;
+
+/**
+ * fsyncs one file through a handle kept open between calls (the WAL lives as long as the database connection
+ * that writes it, so the handle stays valid); a failure drops the handle so the next call reopens it.
+ */
+export function keptOpenFsync(): FsyncFile & { close(): Promise<void> } {
+  let handle: FileHandle | undefined;
+  const fsync = async (path: string) => {
+    try {
+      handle ??= await open(path, 'r');
+    } catch (err) {
+      // No WAL file yet: nothing was written through it.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    try {
+      await handle.sync();
+    } catch (err) {
+      const broken = handle;
+      handle = undefined;
+      await broken.close().catch(() => {});
+      throw err;
+    }
+  };
+  return Object.assign(fsync, {
+    async close() {
+      await handle?.close().catch(() => {});
+      handle = undefined;
+    },
+  });
+}
+
+export class GroupFsync {
+  private running: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly fsync: FsyncFile,
+  ) {}
+
+  sync(): Promise<void> {
+    if (!this.running) return this.start();
+    // An fsync is under way, possibly started before the caller's commit: join the one after it, which every
+    // caller arriving meanwhile shares.
+    this.next ??= this.running.then(
+      () => this.startNext(),
+      () => this.startNext(),
+    );
+    return this.next;
+  }
+
+  private startNext(): Promise<void> {
+    this.next = undefined;
+    return this.start();
+  }
+
+  private start(): Promise<void> {
+    const run = this.fsync(this.path).finally(() => {
+      if (this.running === run) this.running = undefined;
+    });
+    this.running = run;
+    return run;
+  }
+}

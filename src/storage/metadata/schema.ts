@@ -1,0 +1,187 @@
+/**
+ * Table types for Kysely. Portable across SQLite and PostgreSQL: ids and JSON are text, times are bigint epoch
+ * milliseconds, booleans are 0/1 integers.
+ */
+
+export interface OrgsTable {
+  id: string;
+  name: string;
+  time_zone: string;
+  created_at: number;
+}
+
+export interface ProfilesTable {
+  id: string;
+  org_id: string;
+  name: string;
+  is_admin: number;
+  permissions: string;
+  created_at: number;
+}
+
+export interface UsersTable {
+  id: string;
+  org_id: string;
+  profile_id: string;
+  name: string;
+  email: string;
+  status: string;
+  created_at: number;
+}
+
+export interface ModuleSettingsTable {
+  org_id: string;
+  api_name: string;
+  api_name_lower: string;
+  custom: number;
+  singular: string;
+  plural: string;
+  sharing: string;
+  created_at: number;
+}
+
+export interface AccessTokensTable {
+  id: string;
+  org_id: string;
+  user_id: string;
+  token_hash: string;
+  scopes: string;
+  label: string | null;
+  expires_at: number | null;
+  revoked_at: number | null;
+  created_at: number;
+  client_id: string | null;
+  refresh_token_id: string | null;
+}
+
+export interface OAuthClientsTable {
+  id: string;
+  org_id: string;
+  user_id: string;
+  name: string;
+  secret_hash: string;
+  created_at: number;
+}
+
+export interface GrantCodesTable {
+  code_hash: string;
+  client_id: string;
+  org_id: string;
+  user_id: string;
+  scopes: string;
+  expires_at: number;
+  used_at: number | null;
+  created_at: number;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  token_hash: string;
+  client_id: string;
+  org_id: string;
+  user_id: string;
+  scopes: string;
+  revoked_at: number | null;
+  created_at: number;
+}
+
+export interface WorkflowRulesTable {
+  id: string;
+  org_id: string;
+  name: string;
+  module: string;
+  event: string;
+  webhook_url: string;
+  secret: string | null;
+  active: number;
+  created_at: number;
+}
+
+export interface OutboxEventsTable {
+  id: string;
+  org_id: string;
+  rule_id: string;
+  event: string;
+  payload: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  locked_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+export interface DeliveryAttemptsTable {
+  id: string;
+  event_id: string;
+  attempt: number;
+  started_at: number;
+  duration_ms: number;
+  status_code: number | null;
+  error: string | null;
+}
+
+export interface RecordsTable {
+  id: string;
+  org_id: string;
+  module: string;
+  owner_id: string;
+  data: string;
+  state: string;
+  created_by: string;
+  created_at: number;
+  modified_by: string;
+  modified_at: number;
+}
+
+export interface PhotosTable {
+  org_id: string;
+  record_id: string;
+  blob_key: string;
+  file_name: string;
+  content_type: string;
+  size: number;
+  width: number;
+  height: number;
+  sha256: string | null;
+  created_by: string;
+  created_at: number;
+}
+
+export interface AttachmentsTable {
+  id: string;
+  org_id: string;
+  record_id: string;
+  module: string;
+  kind: string;
+  file_name: string;
+  title: string | null;
+  link_url: string | null;
+  content_type: string | null;
+  size: number;
+  blob_key: string | null;
+  sha256: string | null;
+  owner_id: string;
+  created_by: string;
+  created_at: number;
+  modified_by: string;
+  modified_at: number;
+}
+
+export interface Database {
+  orgs: OrgsTable;
+  profiles: ProfilesTable;
+  users: UsersTable;
+  module_settings: ModuleSettingsTable;
+  access_tokens: AccessTokensTable;
+  records: RecordsTable;
+  photos: PhotosTable;
+  attachments: AttachmentsTable;
+  oauth_clients: OAuthClientsTable;
+  grant_codes: GrantCodesTable;
+  refresh_tokens: RefreshTokensTable;
+  workflow_rules: WorkflowRulesTable;
+  outbox_events: OutboxEventsTable;
+  delivery_attempts: DeliveryAttemptsTable;
+}

@@ -1,0 +1,76 @@
+/**
+ * Removes blobs that no row references: bytes of uploads that failed after writing, of replaced or deleted media
+ * whose removal failed, of a crash between writing bytes and committing the row. Only blobs older than the grace
+ * period are considered, so an upload whose row is about to be committed is never touched. Safe to run on several
+ * instances at once (deletes are idempotent). A failure is logged and retried at the next run; it never stops the
+ * server.
+ */
+import type { DomainLogger } from '../domain/logger.js';
+import type { BlobListing, BlobStore } from './blobs/store.js';
+import type { MetadataStore } from './metadata/store.js';
+
+export interface SweepResult {
+  examined: number;
+  removed: number;
+  incompleteRemoved: number;
+}
+
+const BATCH = 500;
+
+export class OrphanSweeper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<SweepResult> | undefined;
+
+  constructor(
+    private readonly store: Pick<MetadataStore, 'referencedBlobKeys'>,
+    private readonly blobs: BlobStore,
+    private readonly opts: { graceMs: number; now: () => number; log: DomainLogger },
+  ) {}
+
+  /** One full pass; concurrent calls share the pass in progress. */
+  sweep(): Promise<SweepResult> {
+    this.running ??= this.pass().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async pass(): Promise<SweepResult> {
+    const cutoff = this.opts.now() - this.opts.graceMs;
+    const result: SweepResult = { examined: 0, removed: 0, incompleteRemoved: 0 };
+    let batch: BlobListing[] = [];
+    const flush = async () => {
+      const referenced = await this.store.referencedBlobKeys(batch.map((b) => b.key));
+      for (const b of batch) {
+        if (referenced.has(b.key)) continue;
+        await this.blobs.delete(b.key);
+        result.removed++;
+      }
+      batch = [];
+    };
+    for await (const blob of this.blobs.list()) {
+      result.examined++;
+      if (blob.modifiedAt >= cutoff) continue;
+      batch.push(blob);
+      if (batch.length >= BATCH) await flush();
+    }
+    if (batch.length > 0) await flush();
+    result.incompleteRemoved = await this.blobs.discardIncompleteWrites(cutoff);
+    if (result.removed > 0 || result.incompleteRemoved > 0) this.opts.log.info({ ...result }, 'orphan sweep');
+    return result;
+  }
+
+  start(intervalMs: number): void {
+    if (intervalMs <= 0 || this.timer) return;
+    this.timer = setInterval(() => {
+      this.sweep().catch((err: unknown) => this.opts.log.error({ err }, 'orphan sweep failed; will retry'));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => {});
+  }
+}
