@@ -1,0 +1,147 @@
+/**
+ * The HTTP server: Fastify with no body parsers of its own (routes stream or read bodies themselves, with
+ * limits), Zoho-shaped errors for everything including unknown paths, malformed requests and unexpected failures,
+ * and the operational endpoints (`/healthz`, `/readyz`, `/metrics`).
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import { isZohoError, zohoError } from '../domain/errors.js';
+import type { Runtime } from '../runtime.js';
+import { JSON_TYPE, sendError, sendJson } from './http.js';
+import { ServerMetrics } from './metrics.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { registerCrmRoutes } from './routes/crm.js';
+import { registerOAuthRoutes } from './routes/oauth.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API operation (or endpoint group) the request was routed to; the metrics label. */
+    operation: string;
+    /** Request body bytes the route read (uploads, JSON); the metrics' bytes in. */
+    bodyBytes: number;
+  }
+}
+
+export interface ServerOptions {
+  logger: Logger;
+  adminKey: string;
+}
+
+export interface CrmMediaServer {
+  app: FastifyInstance;
+  metrics: ServerMetrics;
+  /** From now on new requests are refused (503) while the ones in flight finish. */
+  beginClosing(): void;
+}
+
+const CLIENT_ERROR_BODY = JSON.stringify(zohoError('INVALID_REQUEST').toBody());
+
+export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
+  const metrics = new ServerMetrics();
+  let closing = false;
+  const app = Fastify({
+    loggerInstance: opts.logger as FastifyBaseLogger,
+    // A log line per request costs more than serving a small photo; errors are logged where they happen.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Uploads can take long; the per-request bounds live in the upload path, not in a global timeout.
+    requestTimeout: 0,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 500 },
+    // Errors the router raises before any route runs (a path that does not percent-decode): Zoho's answer for a
+    // URL it cannot use.
+    frameworkErrors: (err, _request, reply) => {
+      if (err.code === 'FST_ERR_BAD_URL') return sendError(reply, zohoError('INVALID_URL_PATTERN'));
+      return sendError(reply, zohoError('INVALID_REQUEST'));
+    },
+    // Malformed HTTP (the parser refused it): answer in Zoho's shape, not Node's plain-text 400.
+    clientErrorHandler: (_err, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const body = CLIENT_ERROR_BODY;
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
+  });
+
+  app.decorateRequest('operation', 'other');
+  app.decorateRequest('bodyBytes', 0);
+
+  app.removeAllContentTypeParsers();
+  // Bodies stay unread until a route decides how to read them (streamed multipart, bounded JSON).
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+
+  // Hooks in callback style: on every request, async hooks would cost a promise each for nothing.
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
+    reply.header('connection', 'close');
+    sendError(reply, zohoError('SERVICE_UNAVAILABLE'));
+  });
+  app.addHook('onSend', (request, reply, payload, done) => {
+    reply.header('x-content-type-options', 'nosniff');
+    // While closing, a connection must not go back to idle keep-alive, or closing would wait for it.
+    if (closing) reply.header('connection', 'close');
+    // A change is acknowledged only once it is durable (a no-op for reads and for engines durable by themselves).
+    if (request.method === 'GET' || request.method === 'HEAD' || reply.statusCode >= 400) return done(null, payload);
+    rt.store.durable().then(
+      () => done(null, payload),
+      (err: unknown) => done(err as Error),
+    );
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    const bytesIn = request.bodyBytes || Number(request.headers['content-length'] ?? 0) || 0;
+    const bytesOut = Number(reply.getHeader('content-length') ?? 0) || 0;
+    metrics.observe(request.operation, request.method, reply.statusCode, reply.elapsedTime / 1000, bytesIn, bytesOut);
+    done();
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    if (isZohoError(err)) return sendError(reply, err);
+    if ((err as { code?: string }).code === 'FST_ERR_BAD_URL') return sendError(reply, zohoError('INVALID_URL_PATTERN'));
+    // Everything else is a defect or an outage: log it whole, answer with the fixed text only.
+    request.log.error({ err, method: request.method, url: request.url }, 'unhandled error');
+    if (reply.sent) return;
+    return sendError(reply, zohoError('INTERNAL_ERROR'));
+  });
+
+  app.get('/healthz', async (request, reply) => {
+    request.operation = 'healthz';
+    return sendJson(reply, 200, { status: 'ok' });
+  });
+  app.get('/readyz', async (request, reply) => {
+    request.operation = 'readyz';
+    const [database, blobs] = await Promise.all([probe(() => rt.store.ping()), probe(() => rt.blobs.check())]);
+    const ready = database === 'ok' && blobs === 'ok';
+    return sendJson(reply, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', database, blob_store: blobs });
+  });
+  app.get('/metrics', async (request, reply) => {
+    request.operation = 'metrics';
+    return reply.header('content-type', metrics.contentType).send(await metrics.render());
+  });
+
+  const crm = registerCrmRoutes(app, rt, metrics);
+  // Methods the router does not route (PROPFIND, SEARCH, …) still get Zoho's answer on Zoho's paths.
+  app.setNotFoundHandler((request, reply) =>
+    request.url.startsWith('/crm/') ? crm(request, reply) : sendError(reply, zohoError('INVALID_URL_PATTERN')),
+  );
+  registerOAuthRoutes(app, rt);
+  registerAdminRoutes(app, rt, opts.adminKey);
+  return {
+    app,
+    metrics,
+    beginClosing() {
+      closing = true;
+    },
+  };
+}
+
+/** `ok`, or the failure's kind only (readiness is public; details go to the log). */
+async function probe(check: () => Promise<void>): Promise<string> {
+  try {
+    await check();
+    return 'ok';
+  } catch (err) {
+    return `unreachable (${(err as { code?: string; name?: string }).code ?? (err as Error).name ?? 'error'})`;
+  }
+}

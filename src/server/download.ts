@@ -1,0 +1,71 @@
+/**
+ * Sends stored bytes: the headers the official SDKs need (Content-Type, Content-Disposition), ETag and
+ * If-None-Match, single byte ranges, HEAD, and — for deployments behind nginx on the disk store — a hand-off of the
+ * bytes to nginx with X-Accel-Redirect after the request has been authorized here.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { zohoError } from '../domain/errors.js';
+import type { BlobRange, BlobReader } from '../storage/blobs/store.js';
+import { contentDisposition, sendError } from './http.js';
+import { etagMatches, parseRange } from './range.js';
+
+export interface Downloadable {
+  contentType: string;
+  fileName: string;
+  size: number;
+  /** Content hash, when recorded: the ETag. */
+  sha256: string | null;
+  blobKey: string;
+  open(range?: BlobRange): Promise<BlobReader | undefined>;
+}
+
+export interface DownloadOptions {
+  /** The internal nginx location for a blob key, when X-Accel-Redirect is enabled. */
+  accelPath?: ((blobKey: string) => string | undefined) | undefined;
+  /** What to answer when the bytes vanished between lookup and open (a concurrent replace or delete). */
+  onGone(): FastifyReply | Promise<FastifyReply>;
+}
+
+export async function sendDownload(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  d: Downloadable,
+  opts: DownloadOptions,
+): Promise<FastifyReply> {
+  // A strong validator either way: the bytes under one blob key never change.
+  const etag = `"${d.sha256 ?? d.blobKey}"`;
+  reply
+    .header('content-type', d.contentType)
+    .header('content-disposition', contentDisposition(d.fileName))
+    .header('accept-ranges', 'bytes');
+  reply.header('etag', etag);
+  if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
+
+  const accel = opts.accelPath?.(d.blobKey);
+  if (accel) {
+    // nginx serves the bytes (and ranges) from its internal location; this reply carries only the headers.
+    return reply.code(200).header('x-accel-redirect', accel).send();
+  }
+
+  const ifRange = request.headers['if-range'];
+  const rangeHeader = ifRange === undefined || ifRange === etag ? request.headers.range : undefined;
+  const outcome = parseRange(rangeHeader, d.size);
+  if (outcome.kind === 'unsatisfiable') {
+    reply.header('content-range', `bytes */${d.size}`);
+    return sendError(reply, zohoError('RANGE_NOT_SATISFIABLE', { size: d.size }));
+  }
+  const range = outcome.kind === 'partial' ? outcome.range : undefined;
+  const reader = await d.open(range);
+  if (!reader) return opts.onGone();
+  if (range) {
+    reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${reader.size}`);
+    reply.header('content-length', String(range.end - range.start + 1));
+  } else {
+    reply.code(200).header('content-length', String(reader.size));
+  }
+  if (request.method === 'HEAD') {
+    reader.stream.destroy();
+    return reply.send();
+  }
+  return reply.send(reader.bytes ?? reader.stream);
+}

@@ -1,0 +1,64 @@
+/**
+ * Small HTTP helpers shared by the routes: Zoho JSON replies, error rendering, download headers, bounded JSON
+ * bodies.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { FastifyReply } from 'fastify';
+import { type ZohoError, zohoError } from '../domain/errors.js';
+
+/** Zoho answers every JSON body, errors included, with this type (the official SDK picks its parser from it). */
+export const JSON_TYPE = 'application/json;charset=UTF-8';
+
+export function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  return reply.code(status).header('content-type', JSON_TYPE).send(JSON.stringify(body));
+}
+
+export function sendError(reply: FastifyReply, err: ZohoError): FastifyReply {
+  return sendJson(reply, err.status, err.toBody());
+}
+
+/**
+ * `attachment; filename="…"`, plus RFC 5987 `filename*` when the name is not plain ASCII. The official SDK reads
+ * this header on every download and fails without it; the quoted ASCII fallback is what it parses.
+ */
+export function contentDisposition(fileName: string): string {
+  const fallback = fileName.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
+  const header = `attachment; filename="${fallback}"`;
+  if (/^[\x20-\x7e]*$/.test(fileName)) return header;
+  return `${header}; filename*=UTF-8''${encodeRfc5987(fileName)}`;
+}
+
+function encodeRfc5987(value: string): string {
+  return encodeURIComponent(value).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** Reads a JSON request body of at most `maxBytes`; anything longer or not JSON is INVALID_DATA. */
+export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw zohoError('REQUEST_BODY_TOO_LARGE', { maximum_bytes: maxBytes });
+    chunks.push(chunk);
+  }
+  if (size === 0) throw zohoError('INVALID_DATA', { expected_data_type: 'jsonobject' });
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    throw zohoError('INVALID_DATA', { expected_data_type: 'jsonobject' });
+  }
+}
+
+/** A request carries a body when it says so (length > 0 or chunked). */
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return Number(length) > 0;
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+/** A single query parameter; repeated parameters keep the first (the official SDK joins lists with commas). */
+export function queryParam(query: unknown, name: string): string | undefined {
+  const v = (query as Record<string, unknown> | undefined)?.[name];
+  if (Array.isArray(v)) return typeof v[0] === 'string' ? v[0] : undefined;
+  return typeof v === 'string' ? v : undefined;
+}

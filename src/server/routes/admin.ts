@@ -1,0 +1,230 @@
+/**
+ * The admin API under `/_admin/`, apart from Zoho's surface: seeding orgs, users, profiles, modules, records and
+ * tokens; putting records into awkward states; reset. Protected by the admin key (`X-Admin-Key: <key>` or
+ * `Authorization: Bearer <key>`).
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import {
+  deliveryJson,
+  moduleJson,
+  oauthClientJson,
+  orgJson,
+  profileJson,
+  recordJson,
+  tokenJson,
+  userJson,
+  workflowRuleJson,
+} from '../../admin-views.js';
+import { type OutboxStatus, RECORD_STATES, SHARING_SETTINGS, WORKFLOW_EVENTS } from '../../domain/entities.js';
+import { isZohoError, zohoError } from '../../domain/errors.js';
+import type { Runtime } from '../../runtime.js';
+import { SeedError, applySeed, parseSeed } from '../../seed.js';
+import { queryParam, readJsonBody, sendError, sendJson } from '../http.js';
+import { rejectRequest } from './crm.js';
+
+const MAX_ADMIN_BODY = 16 * 1024 * 1024;
+
+const permissions = z.object({
+  view: z.boolean().default(false),
+  create: z.boolean().default(false),
+  edit: z.boolean().default(false),
+  delete: z.boolean().default(false),
+});
+
+const schemas = {
+  org: z.object({ id: z.string().optional(), name: z.string().min(1), time_zone: z.string().optional() }),
+  profile: z.object({
+    id: z.string().optional(),
+    name: z.string().min(1),
+    admin: z.boolean().optional(),
+    permissions: z.record(z.string(), permissions).optional(),
+  }),
+  user: z.object({ id: z.string().optional(), name: z.string().min(1), email: z.string(), profile: z.string() }),
+  module: z.object({
+    api_name: z.string(),
+    singular: z.string().optional(),
+    plural: z.string().optional(),
+    sharing: z.enum(SHARING_SETTINGS).optional(),
+  }),
+  sharing: z.object({ sharing: z.enum(SHARING_SETTINGS) }),
+  record: z.object({
+    id: z.string().optional(),
+    module: z.string(),
+    owner: z.string().optional(),
+    state: z.enum(RECORD_STATES).optional(),
+    data: z.record(z.string(), z.unknown()).optional(),
+  }),
+  state: z.object({ state: z.enum(RECORD_STATES) }),
+  oauthClient: z.object({ name: z.string().default('Self Client'), user: z.string() }),
+  grantCode: z.object({ scopes: z.string(), user: z.string().optional(), expires_in: z.number().int().positive().max(3600).optional() }),
+  workflow: z.object({
+    name: z.string().min(1),
+    module: z.string(),
+    event: z.enum(WORKFLOW_EVENTS),
+    url: z.string(),
+    secret: z.string().min(1).optional(),
+    active: z.boolean().optional(),
+  }),
+  token: z.object({
+    user: z.string(),
+    scopes: z.string().optional(),
+    expires_in: z.number().positive().nullable().optional(),
+    value: z.string().optional(),
+    label: z.string().optional(),
+  }),
+};
+
+async function body<T extends z.ZodType>(request: FastifyRequest, schema: T): Promise<z.output<T>> {
+  const parsed = schema.safeParse(await readJsonBody(request.raw, MAX_ADMIN_BODY));
+  if (!parsed.success) {
+    throw zohoError('INVALID_DATA', {
+      problems: parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })),
+    });
+  }
+  return parsed.data;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+export function registerAdminRoutes(app: FastifyInstance, rt: Runtime, adminKey: string): void {
+  const expected = digest(adminKey);
+  const authorized = (request: FastifyRequest): boolean => {
+    const h = request.headers;
+    const given =
+      (typeof h['x-admin-key'] === 'string' ? h['x-admin-key'] : undefined) ??
+      /^Bearer\s+(\S+)$/i.exec(h.authorization ?? '')?.[1];
+    // Compare digests so that neither the length nor the content of the key leaks through timing.
+    return given !== undefined && timingSafeEqual(digest(given), expected);
+  };
+
+  type Params = Record<string, string>;
+  type Handler = (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => Promise<unknown>;
+  const route = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, handler: Handler) => {
+    app.route<{ Params: Params }>({
+      method,
+      url: `/_admin${url}`,
+      handler: async (request, reply) => {
+        request.operation = 'admin';
+        try {
+          if (!authorized(request)) throw zohoError('ADMIN_UNAUTHORIZED');
+          const result = await handler(request, reply);
+          return reply.sent ? reply : sendJson(reply, method === 'POST' ? 201 : 200, result);
+        } catch (err) {
+          if (err instanceof SeedError) return sendError(reply, zohoError('INVALID_DATA', { reason: err.message }));
+          if (!isZohoError(err)) throw err;
+          return rejectRequest(request, reply, err, { maxBytes: MAX_ADMIN_BODY, maxMs: 5_000 });
+        }
+      },
+    });
+  };
+
+  const a = rt.admin;
+  route('GET', '/orgs', async () => ({ orgs: (await a.listOrgs()).map(orgJson) }));
+  route('POST', '/orgs', async (req) => {
+    const b = await body(req, schemas.org);
+    return orgJson(await a.createOrg({ id: b.id, name: b.name, timeZone: b.time_zone }));
+  });
+  route('GET', '/orgs/:org/profiles', async (req) => ({ profiles: (await a.listProfiles(req.params['org']!)).map(profileJson) }));
+  route('POST', '/orgs/:org/profiles', async (req) => {
+    const b = await body(req, schemas.profile);
+    return profileJson(await a.createProfile(req.params['org']!, { id: b.id, name: b.name, isAdmin: b.admin, permissions: b.permissions }));
+  });
+  route('GET', '/orgs/:org/users', async (req) => ({ users: (await a.listUsers(req.params['org']!)).map(userJson) }));
+  route('POST', '/orgs/:org/users', async (req) => userJson(await a.createUser(req.params['org']!, await body(req, schemas.user))));
+  route('GET', '/orgs/:org/modules', async (req) => ({ modules: (await a.listModuleSettings(req.params['org']!)).map(moduleJson) }));
+  route('POST', '/orgs/:org/modules', async (req) => {
+    const b = await body(req, schemas.module);
+    return moduleJson(
+      await a.createCustomModule(req.params['org']!, { apiName: b.api_name, singular: b.singular, plural: b.plural, sharing: b.sharing }),
+    );
+  });
+  route('PUT', '/orgs/:org/modules/:module/sharing', async (req) => {
+    const b = await body(req, schemas.sharing);
+    return moduleJson(await a.setModuleSharing(req.params['org']!, req.params['module']!, b.sharing));
+  });
+  route('GET', '/orgs/:org/records', async (req) => {
+    const module = queryParam(req.query, 'module');
+    if (!module) throw zohoError('REQUIRED_PARAM_MISSING', { param_name: 'module' });
+    const limit = Math.min(Number(queryParam(req.query, 'limit') ?? 200) || 200, 1000);
+    const offset = Math.max(Number(queryParam(req.query, 'offset') ?? 0) || 0, 0);
+    return { records: (await a.listRecords(req.params['org']!, module, limit, offset)).map(recordJson) };
+  });
+  route('POST', '/orgs/:org/records', async (req) => recordJson(await a.createRecord(req.params['org']!, await body(req, schemas.record))));
+  route('PUT', '/orgs/:org/records/:id/state', async (req) => {
+    const b = await body(req, schemas.state);
+    return recordJson(await a.setRecordState(req.params['org']!, req.params['id']!, b.state));
+  });
+  route('DELETE', '/orgs/:org/records/:id', async (req) => {
+    await a.deleteRecord(req.params['org']!, req.params['id']!);
+    return { deleted: req.params['id'] };
+  });
+  route('GET', '/orgs/:org/tokens', async (req) => ({ tokens: (await a.listTokens(req.params['org']!)).map(tokenJson) }));
+  route('POST', '/orgs/:org/tokens', async (req) => {
+    const b = await body(req, schemas.token);
+    const issued = await a.issueToken(req.params['org']!, {
+      user: b.user,
+      scopes: b.scopes,
+      expiresIn: b.expires_in,
+      value: b.value,
+      label: b.label,
+    });
+    return { ...tokenJson(issued.token), access_token: issued.value };
+  });
+  route('DELETE', '/orgs/:org/tokens/:id', async (req) => {
+    await a.revokeToken(req.params['org']!, req.params['id']!);
+    return { revoked: req.params['id'] };
+  });
+  route('GET', '/orgs/:org/oauth-clients', async (req) => ({
+    clients: (await rt.oauth.listClients(req.params['org']!)).map(oauthClientJson),
+  }));
+  route('POST', '/orgs/:org/oauth-clients', async (req) => {
+    const b = await body(req, schemas.oauthClient);
+    const user = await a.findUser(req.params['org']!, b.user);
+    const issued = await rt.oauth.createClient(req.params['org']!, user.id, b.name);
+    return { ...oauthClientJson(issued.client), client_secret: issued.secret };
+  });
+  route('DELETE', '/orgs/:org/oauth-clients/:client', async (req) => {
+    await rt.oauth.deleteClient(req.params['org']!, req.params['client']!);
+    return { deleted: req.params['client'] };
+  });
+  route('POST', '/orgs/:org/oauth-clients/:client/grant-codes', async (req) => {
+    const b = await body(req, schemas.grantCode);
+    const org = req.params['org']!;
+    const userId = b.user ? (await a.findUser(org, b.user)).id : undefined;
+    const g = await rt.oauth.createGrantCode(org, req.params['client']!, { scopes: b.scopes, userId, expiresIn: b.expires_in });
+    return { code: g.code, expires_at: new Date(g.expiresAt).toISOString() };
+  });
+  route('GET', '/orgs/:org/workflows', async (req) => ({ rules: (await rt.workflows.listRules(req.params['org']!)).map(workflowRuleJson) }));
+  route('POST', '/orgs/:org/workflows', async (req) => workflowRuleJson(await rt.workflows.createRule(req.params['org']!, await body(req, schemas.workflow))));
+  route('DELETE', '/orgs/:org/workflows/:id', async (req) => {
+    await rt.workflows.deleteRule(req.params['org']!, req.params['id']!);
+    return { deleted: req.params['id'] };
+  });
+  route('GET', '/orgs/:org/workflow-deliveries', async (req) => {
+    const status = queryParam(req.query, 'status');
+    if (status !== undefined && !['pending', 'delivered', 'failed'].includes(status)) {
+      throw zohoError('INVALID_DATA', { param_name: 'status', allowed: ['pending', 'delivered', 'failed'] });
+    }
+    const limit = Math.min(Number(queryParam(req.query, 'limit') ?? 100) || 100, 1000);
+    const offset = Math.max(Number(queryParam(req.query, 'offset') ?? 0) || 0, 0);
+    const list = await rt.workflows.deliveries(req.params['org']!, status as OutboxStatus | undefined, { limit, offset });
+    return { deliveries: list.map(deliveryJson) };
+  });
+  route('POST', '/reset', async () => {
+    await a.reset();
+    return { reset: true };
+  });
+  route('POST', '/seed', async (req) => {
+    const seed = parseSeed(await readJsonBody(req.raw, MAX_ADMIN_BODY));
+    return applySeed(a, rt.store, seed);
+  });
+  route('POST', '/sweep', async () => {
+    // Removals already decided come first: a sweep answers "nothing unreferenced is left".
+    await rt.janitor.settled();
+    return rt.sweeper.sweep();
+  });
+}
