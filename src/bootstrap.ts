@@ -1,0 +1,98 @@
+/**
+ * First start: an empty store gets a default org, an administrator and a full-scope access token, so that the
+ * first curl works without any set-up. `CRM_MEDIA_DEV_TOKEN` fixes the token's value (CI); it is (re)created on
+ * every start if missing, so a CI job can rely on it whatever the data directory holds.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type AdminService, FULL_SCOPES } from './domain/admin.js';
+import type { Org, User } from './domain/entities.js';
+import { hashToken } from './domain/tokens.js';
+import type { Runtime } from './runtime.js';
+import type { MetadataStore } from './storage/metadata/store.js';
+
+export interface BootstrapResult {
+  org: Org;
+  admin: User;
+  /** A token value this start created (shown once), if any. */
+  newToken: string | undefined;
+  /** True when the store was empty and the default org was just made. */
+  created: boolean;
+}
+
+export const DEFAULT_ADMIN_EMAIL = 'admin@crm-media.local';
+
+export async function bootstrap(rt: Runtime): Promise<BootstrapResult | undefined> {
+  // Several instances may start at once on one database: one of them bootstraps, the others then see its work.
+  return rt.store.transaction(async (tx) => {
+    await tx.lockRecord('bootstrap', 'bootstrap');
+    return bootstrapLocked(rt, rt.admin.within(tx), tx);
+  });
+}
+
+async function bootstrapLocked(rt: Runtime, service: AdminService, store: MetadataStore): Promise<BootstrapResult | undefined> {
+  const orgs = await service.listOrgs();
+  let created = false;
+  let org = orgs[0];
+  let admin: User | undefined;
+  if (!org) {
+    org = await service.createOrg({ name: 'crm-media default org', timeZone: rt.config.timeZone });
+    admin = await service.createUser(org.id, { name: 'Admin User', email: DEFAULT_ADMIN_EMAIL, profile: 'Administrator' });
+    created = true;
+  } else {
+    admin = await service.firstAdmin(org.id).catch(() => undefined);
+  }
+  if (!admin) return undefined;
+
+  let newToken: string | undefined;
+  const devToken = rt.config.devToken;
+  if (devToken) {
+    if (!(await store.findPrincipalByTokenHash(hashToken(devToken)))) {
+      await service.issueToken(org.id, { user: admin.id, value: devToken, scopes: FULL_SCOPES, label: 'CRM_MEDIA_DEV_TOKEN' });
+      newToken = devToken;
+    }
+  } else if (created) {
+    newToken = (await service.issueToken(org.id, { user: admin.id, scopes: FULL_SCOPES, label: 'bootstrap' })).value;
+  }
+  return { org, admin, newToken, created };
+}
+
+/** The admin key: configured, or generated once and kept (mode 0600) in the data directory. */
+export async function adminKey(rt: Runtime): Promise<{ key: string; generated: boolean; path?: string }> {
+  if (rt.config.adminKey) return { key: rt.config.adminKey, generated: false };
+  const path = join(rt.config.dataDir, 'admin.key');
+  try {
+    const key = (await readFile(path, 'utf8')).trim();
+    if (key.length >= 16) return { key, generated: false, path };
+  } catch {
+    // Not there yet.
+  }
+  const key = randomBytes(24).toString('base64url');
+  await writeFile(path, `${key}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
+  return { key, generated: true, path };
+}
+
+export function welcomeText(baseUrl: string, result: BootstrapResult | undefined, admin: { key: string; generated: boolean; path?: string }): string {
+  const lines = [`crm-media-server is listening on ${baseUrl}`];
+  if (result) {
+    lines.push(`  org:   ${result.org.name} (id ${result.org.id}, time zone ${result.org.timeZone})`);
+    lines.push(`  admin: ${result.admin.name} <${result.admin.email}> (id ${result.admin.id})`);
+  }
+  const token = result?.newToken;
+  if (token) {
+    lines.push(`  access token (all scopes; shown once, only its hash is stored):`);
+    lines.push(`    ${token}`);
+  } else {
+    lines.push(`  access token: issue one with \`crm-media token issue --user ${DEFAULT_ADMIN_EMAIL}\``);
+  }
+  lines.push(admin.path ? `  admin key: in ${admin.path}${admin.generated ? ' (new)' : ''}` : '  admin key: from configuration');
+  const t = token ?? '<token>';
+  lines.push('  try:');
+  lines.push(
+    `    curl -s -X POST ${baseUrl}/crm/v8/Leads -H "Authorization: Zoho-oauthtoken ${t}" -H "Content-Type: application/json" -d '{"data":[{"Last_Name":"Boyle"}]}'`,
+  );
+  lines.push(`    curl -s -X POST "${baseUrl}/crm/v8/Leads/<record id>/photo" -H "Authorization: Zoho-oauthtoken ${t}" -F "file=@img1.png"`);
+  return lines.join('\n');
+}

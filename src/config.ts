@@ -1,0 +1,154 @@
+/**
+ * One validated configuration from command-line flags and environment variables (flags win). Every setting has a
+ * default that makes `crm-media serve` work on a fresh machine with nothing else installed.
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+export const DEFAULTS = {
+  port: 8787,
+  host: '127.0.0.1',
+  dataDir: './data',
+  timeZone: 'UTC',
+  photoMaxBytes: 10 * MiB,
+  photoMaxPixels: 10_000_000,
+  attachmentMaxBytes: 100 * MiB,
+  tokenCacheTtlMs: 2_000,
+  sweepIntervalMs: 10 * 60_000,
+  sweepGraceMs: 15 * 60_000,
+  logLevel: 'info',
+  sqliteSynchronous: 'full',
+  pgPoolSize: 10,
+  blobStore: 'disk',
+  s3Region: 'us-east-1',
+  s3ForcePathStyle: false,
+  s3Prefix: '',
+  s3MaxConcurrentUploads: 16,
+  shutdownTimeoutMs: 30_000,
+  accessTokenLifetimeS: 3600,
+  contentHash: 'none',
+  webhookPollMs: 1_000,
+  webhookTimeoutMs: 10_000,
+  webhookMaxAttempts: 8,
+  webhookRetryBaseMs: 1_000,
+  webhookRetryMaxMs: 5 * 60_000,
+} as const;
+
+const bool = z.preprocess((v) => (typeof v === 'string' ? !['', '0', 'false', 'no', 'off'].includes(v.toLowerCase()) : v), z.boolean());
+
+const configSchema = z.object({
+  port: z.coerce.number().int().min(0).max(65535),
+  host: z.string().min(1),
+  dataDir: z.string().min(1),
+  adminKey: z.string().min(16, 'an admin key needs at least 16 characters').optional(),
+  devToken: z.string().min(1).optional(),
+  timeZone: z.string().min(1),
+  photoMaxBytes: z.coerce.number().int().positive(),
+  photoMaxPixels: z.coerce.number().int().positive(),
+  attachmentMaxBytes: z.coerce.number().int().positive(),
+  tokenCacheTtlMs: z.coerce.number().int().min(0),
+  sweepIntervalMs: z.coerce.number().int().min(0),
+  sweepGraceMs: z.coerce.number().int().min(0),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  sqliteSynchronous: z.enum(['full', 'normal']),
+  seedFile: z.string().optional(),
+  /** `postgres://…` selects PostgreSQL; otherwise SQLite in the data directory. */
+  database: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL (leave unset for the embedded SQLite store)')
+    .optional(),
+  pgPoolSize: z.coerce.number().int().min(1).max(1000),
+  blobStore: z.enum(['disk', 's3']),
+  s3Bucket: z.string().min(3).optional(),
+  s3Endpoint: z.string().url().optional(),
+  s3Region: z.string().min(1),
+  s3ForcePathStyle: bool,
+  s3Prefix: z.string(),
+  s3MaxConcurrentUploads: z.coerce.number().int().min(1).max(1024),
+  /** How long a graceful shutdown waits for in-flight requests (uploads) before closing them. */
+  shutdownTimeoutMs: z.coerce.number().int().min(0),
+  /**
+   * Disk store behind nginx: downloads are authorized here and answered with `X-Accel-Redirect: <prefix><ab>/<key>`
+   * for nginx to serve from its internal location mapped to `<data>/blobs/`.
+   */
+  accelRedirect: z.string().regex(/^\/(.*\/)?$/, 'an absolute path ending in /, e.g. /_protected/').optional(),
+  /** This server's public base URL (the token endpoint's `api_domain`); default: from the request's Host. */
+  publicUrl: z.string().url().optional(),
+  /** `sha256` records a hash of every uploaded file (costs CPU on every upload); `none` does not. */
+  contentHash: z.enum(['none', 'sha256']),
+  /** Lifetime of access tokens minted by the token server (Zoho: one hour). */
+  accessTokenLifetimeS: z.coerce.number().int().min(1),
+  webhookPollMs: z.coerce.number().int().min(10),
+  webhookTimeoutMs: z.coerce.number().int().min(100),
+  webhookMaxAttempts: z.coerce.number().int().min(1).max(100),
+  webhookRetryBaseMs: z.coerce.number().int().min(1),
+  webhookRetryMaxMs: z.coerce.number().int().min(1),
+}).refine((c) => c.blobStore !== 's3' || c.s3Bucket !== undefined, {
+  message: 'the s3 blob store needs a bucket (--s3-bucket / CRM_MEDIA_S3_BUCKET)',
+  path: ['s3Bucket'],
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Environment variable for each setting. */
+export const ENV_NAMES: Record<keyof Config, string> = {
+  port: 'CRM_MEDIA_PORT',
+  host: 'CRM_MEDIA_HOST',
+  dataDir: 'CRM_MEDIA_DATA',
+  adminKey: 'CRM_MEDIA_ADMIN_KEY',
+  devToken: 'CRM_MEDIA_DEV_TOKEN',
+  timeZone: 'CRM_MEDIA_TIME_ZONE',
+  photoMaxBytes: 'CRM_MEDIA_PHOTO_MAX_BYTES',
+  photoMaxPixels: 'CRM_MEDIA_PHOTO_MAX_PIXELS',
+  attachmentMaxBytes: 'CRM_MEDIA_ATTACHMENT_MAX_BYTES',
+  tokenCacheTtlMs: 'CRM_MEDIA_TOKEN_CACHE_TTL_MS',
+  sweepIntervalMs: 'CRM_MEDIA_SWEEP_INTERVAL_MS',
+  sweepGraceMs: 'CRM_MEDIA_SWEEP_GRACE_MS',
+  logLevel: 'CRM_MEDIA_LOG_LEVEL',
+  sqliteSynchronous: 'CRM_MEDIA_SQLITE_SYNCHRONOUS',
+  seedFile: 'CRM_MEDIA_SEED',
+  database: 'DATABASE_URL',
+  pgPoolSize: 'CRM_MEDIA_PG_POOL_SIZE',
+  blobStore: 'CRM_MEDIA_BLOB_STORE',
+  s3Bucket: 'CRM_MEDIA_S3_BUCKET',
+  s3Endpoint: 'CRM_MEDIA_S3_ENDPOINT',
+  s3Region: 'CRM_MEDIA_S3_REGION',
+  s3ForcePathStyle: 'CRM_MEDIA_S3_FORCE_PATH_STYLE',
+  s3Prefix: 'CRM_MEDIA_S3_PREFIX',
+  s3MaxConcurrentUploads: 'CRM_MEDIA_S3_MAX_CONCURRENT_UPLOADS',
+  shutdownTimeoutMs: 'CRM_MEDIA_SHUTDOWN_TIMEOUT_MS',
+  publicUrl: 'CRM_MEDIA_PUBLIC_URL',
+  accelRedirect: 'CRM_MEDIA_ACCEL_REDIRECT',
+  accessTokenLifetimeS: 'CRM_MEDIA_ACCESS_TOKEN_LIFETIME_S',
+  contentHash: 'CRM_MEDIA_CONTENT_HASH',
+  webhookPollMs: 'CRM_MEDIA_WEBHOOK_POLL_MS',
+  webhookTimeoutMs: 'CRM_MEDIA_WEBHOOK_TIMEOUT_MS',
+  webhookMaxAttempts: 'CRM_MEDIA_WEBHOOK_MAX_ATTEMPTS',
+  webhookRetryBaseMs: 'CRM_MEDIA_WEBHOOK_RETRY_BASE_MS',
+  webhookRetryMaxMs: 'CRM_MEDIA_WEBHOOK_RETRY_MAX_MS',
+};
+
+export type ConfigInput = { [K in keyof Config]?: unknown };
+
+export class ConfigError extends Error {}
+
+/** Flags (already parsed) over environment over defaults. */
+export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.env): Config {
+  const merged: Record<string, unknown> = { ...DEFAULTS };
+  for (const key of Object.keys(ENV_NAMES) as (keyof Config)[]) {
+    const fromEnv = env[ENV_NAMES[key]];
+    if (fromEnv !== undefined && fromEnv !== '') merged[key] = fromEnv;
+    // PORT is what most hosting platforms set.
+    if (key === 'port' && env['CRM_MEDIA_PORT'] === undefined && env['PORT']) merged['port'] = env['PORT'];
+    const fromFlag = flags[key];
+    if (fromFlag !== undefined) merged[key] = fromFlag;
+  }
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')} (${ENV_NAMES[i.path[0] as keyof Config] ?? ''}): ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
+}

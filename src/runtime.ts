@@ -1,0 +1,144 @@
+/**
+ * The composition root: opens the stores named by the configuration and wires the services over them. The HTTP
+ * server and the CLI both start from here, so they run the same code against the same data.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from './config.js';
+import { AdminService } from './domain/admin.js';
+import { AttachmentService } from './domain/attachments.js';
+import { Authenticator } from './domain/authentication.js';
+import { BlobJanitor } from './domain/blob-cleanup.js';
+import { CachedAccessLookups, type CacheInvalidation } from './domain/cached-lookups.js';
+import type { DomainLogger } from './domain/logger.js';
+import { PhotoService } from './domain/photos.js';
+import { RecordService } from './domain/records.js';
+import { DiskBlobStore } from './storage/blobs/disk.js';
+import type { BlobStore } from './storage/blobs/store.js';
+import { S3BlobStore } from './storage/blobs/s3.js';
+import { openPostgresStore } from './storage/metadata/postgres.js';
+import { openSqliteStore } from './storage/metadata/sqlite.js';
+import type { MetadataStore } from './storage/metadata/store.js';
+import { OrphanSweeper } from './storage/sweeper.js';
+import { WebhookDeliverer } from './workflows/delivery.js';
+import { WorkflowAdmin } from './domain/workflows.js';
+import { OAuthService } from './domain/oauth.js';
+import { DirectoryService } from './domain/directory.js';
+
+export interface Runtime {
+  config: Config;
+  log: DomainLogger;
+  store: MetadataStore;
+  blobs: BlobStore;
+  authenticator: Authenticator;
+  photos: PhotoService;
+  attachments: AttachmentService;
+  records: RecordService;
+  admin: AdminService;
+  sweeper: OrphanSweeper;
+  /** Removes unreferenced bytes after responses. */
+  janitor: BlobJanitor;
+  /** Sends queued workflow events; started by the server, not by CLI commands. */
+  webhooks: WebhookDeliverer;
+  workflows: WorkflowAdmin;
+  oauth: OAuthService;
+  directory: DirectoryService;
+  now: () => number;
+  close(): Promise<void>;
+}
+
+export function openMetadataStore(config: Config): Promise<MetadataStore> {
+  if (config.database) return openPostgresStore({ url: config.database, poolSize: config.pgPoolSize });
+  return openSqliteStore({ file: join(config.dataDir, 'crm-media.sqlite'), synchronous: config.sqliteSynchronous });
+}
+
+export async function openBlobStore(config: Config): Promise<BlobStore> {
+  if (config.blobStore === 's3') {
+    return new S3BlobStore({
+      bucket: config.s3Bucket!,
+      endpoint: config.s3Endpoint,
+      region: config.s3Region,
+      forcePathStyle: config.s3ForcePathStyle,
+      prefix: config.s3Prefix,
+      maxConcurrentUploads: config.s3MaxConcurrentUploads,
+    });
+  }
+  return new DiskBlobStore(config.dataDir).init();
+}
+
+export async function openRuntime(config: Config, log: DomainLogger, now: () => number = Date.now): Promise<Runtime> {
+  await mkdir(config.dataDir, { recursive: true });
+  const store = await openMetadataStore(config);
+  let blobs: BlobStore;
+  try {
+    blobs = await openBlobStore(config);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const authenticator = new Authenticator(store, { cacheTtlMs: config.tokenCacheTtlMs, maxEntries: 10_000, now });
+  const access = new CachedAccessLookups(store, { ttlMs: config.tokenCacheTtlMs, maxEntries: 10_000, now });
+  const caches: CacheInvalidation = {
+    invalidate() {
+      authenticator.invalidate();
+      access.invalidate();
+    },
+  };
+  const janitor = new BlobJanitor(blobs, log);
+  const records = new RecordService({ store, access, janitor, now, log });
+  const webhooks = new WebhookDeliverer(store, {
+    pollMs: config.webhookPollMs,
+    timeoutMs: config.webhookTimeoutMs,
+    maxAttempts: config.webhookMaxAttempts,
+    retryBaseMs: config.webhookRetryBaseMs,
+    retryMaxMs: config.webhookRetryMaxMs,
+    batch: 16,
+    now,
+    log,
+  });
+  const workflowEventsQueued = () => webhooks.kick();
+  const runtime: Runtime = {
+    config,
+    log,
+    store,
+    blobs,
+    authenticator,
+    photos: new PhotoService({
+      store,
+      access,
+      blobs,
+      limits: { maxBytes: config.photoMaxBytes, maxPixels: config.photoMaxPixels, contentHash: config.contentHash === 'sha256' },
+      now,
+      log,
+      janitor,
+      workflowEventsQueued,
+    }),
+    attachments: new AttachmentService({
+      store,
+      access,
+      blobs,
+      limits: { maxBytes: config.attachmentMaxBytes, contentHash: config.contentHash === 'sha256' },
+      now,
+      log,
+      janitor,
+      workflowEventsQueued,
+    }),
+    records,
+    admin: new AdminService({ store, blobs, records, caches, now, log }),
+    sweeper: new OrphanSweeper(store, blobs, { graceMs: config.sweepGraceMs, now, log }),
+    webhooks,
+    janitor,
+    workflows: new WorkflowAdmin(store, now),
+    oauth: new OAuthService({ store, caches, now, accessTokenLifetimeS: config.accessTokenLifetimeS }),
+    directory: new DirectoryService(store),
+    now,
+    async close() {
+      await runtime.sweeper.stop();
+      await webhooks.stop();
+      await janitor.settled();
+      await blobs.close();
+      await store.close();
+    },
+  };
+  return runtime;
+}

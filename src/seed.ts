@@ -1,0 +1,155 @@
+/**
+ * Seeding from a JSON file (`--seed FILE`, `crm-media seed FILE`, `POST /_admin/seed`). Re-running a seed is
+ * safe: orgs are matched by id (or name), profiles by name, users by email, modules by API name, records and
+ * tokens by the id or value they give; what exists is left alone.
+ */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import type { AdminService } from './domain/admin.js';
+import { RECORD_STATES, SHARING_SETTINGS } from './domain/entities.js';
+import { standardModule } from './domain/modules.js';
+import { hashToken } from './domain/tokens.js';
+import type { MetadataStore } from './storage/metadata/store.js';
+
+const permissions = z.object({
+  view: z.boolean().default(false),
+  create: z.boolean().default(false),
+  edit: z.boolean().default(false),
+  delete: z.boolean().default(false),
+});
+
+const seedSchema = z.object({
+  orgs: z.array(
+    z.object({
+      id: z.string().optional(),
+      name: z.string().min(1),
+      time_zone: z.string().optional(),
+      profiles: z
+        .array(
+          z.object({
+            id: z.string().optional(),
+            name: z.string().min(1),
+            admin: z.boolean().optional(),
+            permissions: z.record(z.string(), permissions).optional(),
+          }),
+        )
+        .default([]),
+      users: z
+        .array(z.object({ id: z.string().optional(), name: z.string().min(1), email: z.string(), profile: z.string() }))
+        .default([]),
+      modules: z
+        .array(
+          z.object({
+            api_name: z.string(),
+            singular: z.string().optional(),
+            plural: z.string().optional(),
+            sharing: z.enum(SHARING_SETTINGS).optional(),
+          }),
+        )
+        .default([]),
+      records: z
+        .array(
+          z.object({
+            id: z.string().optional(),
+            module: z.string(),
+            owner: z.string().optional(),
+            state: z.enum(RECORD_STATES).optional(),
+            data: z.record(z.string(), z.unknown()).optional(),
+          }),
+        )
+        .default([]),
+      tokens: z
+        .array(
+          z.object({
+            user: z.string(),
+            value: z.string().optional(),
+            scopes: z.string().optional(),
+            expires_in: z.number().positive().nullable().optional(),
+            label: z.string().optional(),
+          }),
+        )
+        .default([]),
+    }),
+  ),
+});
+
+export type SeedDocument = z.input<typeof seedSchema>;
+
+export interface SeedReport {
+  orgs: { id: string; name: string }[];
+  /** Token values minted by this seed (those the file did not fix), shown once. */
+  tokens: { org: string; user: string; value: string }[];
+  created: number;
+}
+
+export class SeedError extends Error {}
+
+export function parseSeed(json: unknown): z.output<typeof seedSchema> {
+  const parsed = seedSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new SeedError(`invalid seed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+export async function readSeedFile(path: string): Promise<z.output<typeof seedSchema>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new SeedError(`cannot read seed file ${path}: ${(err as Error).message}`);
+  }
+  return parseSeed(json);
+}
+
+export async function applySeed(admin: AdminService, store: MetadataStore, seed: z.output<typeof seedSchema>): Promise<SeedReport> {
+  const report: SeedReport = { orgs: [], tokens: [], created: 0 };
+  const existingOrgs = await admin.listOrgs();
+  for (const o of seed.orgs) {
+    let org = existingOrgs.find((x) => (o.id ? x.id === o.id : x.name === o.name));
+    if (!org) {
+      org = await admin.createOrg({ id: o.id, name: o.name, timeZone: o.time_zone });
+      report.created++;
+    }
+    report.orgs.push({ id: org.id, name: org.name });
+    const profiles = await admin.listProfiles(org.id);
+    for (const p of o.profiles) {
+      if (profiles.some((x) => x.name.toLowerCase() === p.name.toLowerCase())) continue;
+      await admin.createProfile(org.id, { id: p.id, name: p.name, isAdmin: p.admin, permissions: p.permissions });
+      report.created++;
+    }
+    const users = await admin.listUsers(org.id);
+    for (const u of o.users) {
+      if (users.some((x) => x.email.toLowerCase() === u.email.toLowerCase())) continue;
+      await admin.createUser(org.id, { id: u.id, name: u.name, email: u.email, profile: u.profile });
+      report.created++;
+    }
+    for (const m of o.modules) {
+      if (standardModule(m.api_name)) {
+        if (m.sharing) await admin.setModuleSharing(org.id, m.api_name, m.sharing);
+        continue;
+      }
+      if (await store.getModuleSetting(org.id, m.api_name)) continue;
+      await admin.createCustomModule(org.id, { apiName: m.api_name, singular: m.singular, plural: m.plural, sharing: m.sharing });
+      report.created++;
+    }
+    for (const r of o.records) {
+      if (r.id && (await store.getRecord(org.id, r.id))) continue;
+      await admin.createRecord(org.id, { id: r.id, module: r.module, owner: r.owner, data: r.data, state: r.state });
+      report.created++;
+    }
+    for (const t of o.tokens) {
+      if (t.value && (await store.findPrincipalByTokenHash(hashToken(t.value)))) continue;
+      const issued = await admin.issueToken(org.id, {
+        user: t.user,
+        value: t.value,
+        scopes: t.scopes,
+        expiresIn: t.expires_in,
+        label: t.label,
+      });
+      if (!t.value) report.tokens.push({ org: org.id, user: t.user, value: issued.value });
+      report.created++;
+    }
+  }
+  return report;
+}
