@@ -1,0 +1,90 @@
+/**
+ * Two instances deliver one outbox: every event reaches the webhook exactly once, also when one instance restarts
+ * in the middle. (postgres-s3 project only.)
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PreparedBackend, prepareBackend } from '../helpers/backend.js';
+import { filePart } from '../helpers/multipart.js';
+import { http } from '../helpers/server.js';
+import { type SpawnedServer, spawnPair, spawnServer } from '../helpers/spawned-server.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
+
+const ADMIN_KEY = 'webhooks-two-instances-key-0123';
+let dir: string;
+let backend: PreparedBackend;
+let env: Record<string, string>;
+let a: SpawnedServer;
+let b: SpawnedServer;
+let receiver: WebhookReceiver;
+let token: string;
+
+const auth = () => ({ authorization: `Zoho-oauthtoken ${token}` });
+
+async function admin(s: SpawnedServer, method: string, path: string, body?: unknown) {
+  const res = await http(method, `${s.url}/_admin${path}`, {
+    headers: { 'x-admin-key': ADMIN_KEY, 'content-type': 'application/json' },
+    body: body === undefined ? null : JSON.stringify(body),
+  });
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${res.text}`);
+  return res.json;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'crm-media-hooks-'));
+  backend = await prepareBackend(dir, 'postgres-s3');
+  receiver = await WebhookReceiver.start();
+  token = `1000.${randomBytes(16).toString('hex')}.${randomBytes(16).toString('hex')}`;
+  env = {
+    ...backend.env,
+    CRM_MEDIA_ADMIN_KEY: ADMIN_KEY,
+    CRM_MEDIA_DEV_TOKEN: token,
+    CRM_MEDIA_WEBHOOK_POLL_MS: '20',
+    CRM_MEDIA_WEBHOOK_RETRY_BASE_MS: '50',
+    CRM_MEDIA_WEBHOOK_RETRY_MAX_MS: '200',
+  };
+  [a, b] = await spawnPair([join(dir, 'a'), join(dir, 'b')], env);
+  const org = (await admin(a, 'GET', '/orgs')).orgs[0].id;
+  await admin(a, 'POST', `/orgs/${org}/workflows`, { name: 'count', module: 'Leads', event: 'attachment_added', url: receiver.url });
+});
+
+afterAll(async () => {
+  await Promise.all([a?.stop(), b?.stop()]);
+  await receiver?.stop();
+  await backend?.teardown();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('webhook delivery across two instances', () => {
+  it('delivers each event exactly once while both poll the same outbox, even through a restart of one', async () => {
+    const created = await http('POST', `${a.url}/crm/v8/Leads`, {
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: JSON.stringify({ data: [{ Last_Name: 'Hooks' }] }),
+    });
+    const record = created.json.data[0].details.id as string;
+    const ids: string[] = [];
+    const upload = async (s: SpawnedServer, i: number) => {
+      const { body, contentType } = filePart(`attachment ${i}`, `${i}.txt`, 'text/plain');
+      const res = await http('POST', `${s.url}/crm/v8/Leads/${record}/Attachments`, { headers: { ...auth(), 'content-type': contentType }, body });
+      expect(res.status).toBe(200);
+      ids.push(res.json.data[0].details.id);
+    };
+    await Promise.all(Array.from({ length: 20 }, (_, i) => upload(i % 2 ? a : b, i)));
+    // Restart A (graceful: its attempts in flight finish) while events are being delivered.
+    expect(await a.stop()).toBe(0);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => upload(b, 20 + i)));
+    a = await spawnServer({ args: ['--data', join(dir, 'a')], env });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => upload(a, 40 + i)));
+
+    await receiver.waitFor((ds) => new Set(ds.map((d) => d.json.attachment.id)).size === ids.length, 30_000);
+    // Give both instances time to (wrongly) send anything twice.
+    await new Promise((r) => setTimeout(r, 1000));
+    const delivered = receiver.deliveries.map((d) => d.json.attachment.id as string);
+    expect(delivered.length).toBe(ids.length);
+    expect([...delivered].sort()).toEqual([...ids].sort());
+    expect(new Set(receiver.deliveries.map((d) => d.headers['x-crm-media-delivery'])).size).toBe(ids.length);
+  });
+});
