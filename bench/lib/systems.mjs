@@ -80,7 +80,7 @@ export class CrmSystem {
   get note() {
     return this.backend === 'pg-s3'
       ? 'crm-media + PostgreSQL 15 (system service, unpinned) + s3rver (pinned with it); CPU column: crm-media (+ s3rver and postgres processes)'
-      : 'crm-media, SQLite (synchronous=full) + disk blobs';
+      : 'crm-media, SQLite (WAL, fsync before every acknowledgement, group-committed) + disk blobs (fsync + rename)';
   }
 
   async start() {
