@@ -27,6 +27,8 @@ export const DEFAULTS = {
   s3Prefix: '',
   s3MaxConcurrentUploads: 16,
   shutdownTimeoutMs: 30_000,
+  requestTimeoutMs: 10 * 60_000,
+  idleTimeoutMs: 120_000,
   accessTokenLifetimeS: 3600,
   contentHash: 'none',
   webhookPollMs: 1_000,
@@ -69,6 +71,13 @@ const configSchema = z.object({
   s3MaxConcurrentUploads: z.coerce.number().int().min(1).max(1024),
   /** How long a graceful shutdown waits for in-flight requests (uploads) before closing them. */
   shutdownTimeoutMs: z.coerce.number().int().min(0),
+  /**
+   * A request's whole body must arrive within this bound (an upload that outlasts it is cut). The sweeper never
+   * aborts an unfinished write younger than this.
+   */
+  requestTimeoutMs: z.coerce.number().int().min(1000),
+  /** A connection with no traffic either way for this long is closed (a stalled upload frees its resources). */
+  idleTimeoutMs: z.coerce.number().int().min(1000),
   /**
    * Disk store behind nginx: downloads are authorized here and answered with `X-Accel-Redirect: <prefix><ab>/<key>`
    * for nginx to serve from its internal location mapped to `<data>/blobs/`.
@@ -119,6 +128,8 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   s3Prefix: 'CRM_MEDIA_S3_PREFIX',
   s3MaxConcurrentUploads: 'CRM_MEDIA_S3_MAX_CONCURRENT_UPLOADS',
   shutdownTimeoutMs: 'CRM_MEDIA_SHUTDOWN_TIMEOUT_MS',
+  requestTimeoutMs: 'CRM_MEDIA_REQUEST_TIMEOUT_MS',
+  idleTimeoutMs: 'CRM_MEDIA_IDLE_TIMEOUT_MS',
   publicUrl: 'CRM_MEDIA_PUBLIC_URL',
   accelRedirect: 'CRM_MEDIA_ACCEL_REDIRECT',
   accessTokenLifetimeS: 'CRM_MEDIA_ACCESS_TOKEN_LIFETIME_S',

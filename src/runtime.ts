@@ -84,7 +84,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
       access.invalidate();
     },
   };
-  const janitor = new BlobJanitor(blobs, log);
+  const janitor = new BlobJanitor(blobs, log, () => store.durable());
   const records = new RecordService({ store, access, janitor, now, log });
   const webhooks = new WebhookDeliverer(store, {
     pollMs: config.webhookPollMs,
@@ -125,7 +125,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     }),
     records,
     admin: new AdminService({ store, blobs, records, caches, now, log }),
-    sweeper: new OrphanSweeper(store, blobs, { graceMs: config.sweepGraceMs, now, log }),
+    sweeper: new OrphanSweeper(store, blobs, { graceMs: config.sweepGraceMs, writeWindowMs: config.requestTimeoutMs, now, log }),
     webhooks,
     janitor,
     workflows: new WorkflowAdmin(store, now),

@@ -96,6 +96,7 @@ export const ERROR_CATALOG = {
     'please check if the file size is in the correct range',
   ),
   REQUEST_BODY_TOO_LARGE: entry('INVALID_DATA', 400, 'the request body is too large'),
+  REQUEST_TIMEOUT: entry('INVALID_REQUEST', 408, 'the request body did not arrive in time'),
   /** Downloads only (Range beyond the end); HTTP semantics, not a Zoho code of its own. */
   RANGE_NOT_SATISFIABLE: entry('INVALID_DATA', 416, 'the requested range is not satisfiable'),
   INTERNAL_ERROR: entry('INTERNAL_ERROR', 500, 'Internal Server Error'),

@@ -35,6 +35,7 @@ export interface CrmMediaServer {
 }
 
 const CLIENT_ERROR_BODY = JSON.stringify(zohoError('INVALID_REQUEST').toBody());
+const REQUEST_TIMEOUT_BODY = JSON.stringify(zohoError('REQUEST_TIMEOUT').toBody());
 
 export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
   const metrics = new ServerMetrics();
@@ -43,8 +44,10 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
     loggerInstance: opts.logger as FastifyBaseLogger,
     // A log line per request costs more than serving a small photo; errors are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
-    // Uploads can take long; the per-request bounds live in the upload path, not in a global timeout.
-    requestTimeout: 0,
+    // The whole body of any request (an upload included) within this bound, and never a connection silent for
+    // longer than the idle bound: a stalled client cannot hold a socket, a temp file or an S3 upload slot forever.
+    requestTimeout: rt.config.requestTimeoutMs,
+    connectionTimeout: rt.config.idleTimeoutMs,
     keepAliveTimeout: 72_000,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
@@ -56,11 +59,14 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
       return sendError(reply, zohoError('INVALID_REQUEST'));
     },
     // Malformed HTTP (the parser refused it): answer in Zoho's shape, not Node's plain-text 400.
-    clientErrorHandler: (_err, socket) => {
-      if (!socket.writable) return socket.destroy();
-      const body = CLIENT_ERROR_BODY;
+    // Also the request timeout: Node reports it here while the body is still arriving.
+    clientErrorHandler: (err, socket) => {
+      const response = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+      if (!socket.writable || response?.headersSent) return socket.destroy();
+      const timedOut = (err as { code?: string }).code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      const body = timedOut ? REQUEST_TIMEOUT_BODY : CLIENT_ERROR_BODY;
       socket.end(
-        `HTTP/1.1 400 Bad Request\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
     },
   });
@@ -73,7 +79,11 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
 
   // Hooks in callback style: on every request, async hooks would cost a promise each for nothing.
-  app.addHook('onRequest', (_request, reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
+    // Fastify answers a Content-Type it cannot parse with its own 415 before any route runs. Routes judge bodies
+    // themselves (an upload that is not multipart gets Zoho's INVALID_REQUEST), so such a header counts as absent.
+    const contentType = request.headers['content-type'];
+    if (contentType !== undefined && !isParsableMediaType(contentType)) delete request.headers['content-type'];
     if (!closing) return done();
     reply.header('connection', 'close');
     sendError(reply, zohoError('SERVICE_UNAVAILABLE'));
@@ -134,6 +144,19 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
       closing = true;
     },
   };
+}
+
+const TYPE_TOKEN = /^[\w!#$%&'*+.^`|~-]+$/;
+const SUBTYPE_TOKEN = /^[\w!#$%&'*+.^`|~-]+\s*$/;
+
+/** The media types Fastify's own parser accepts (`type/subtype`, optionally followed by `;` and anything). */
+export function isParsableMediaType(header: string): boolean {
+  if (header === '' || header === 'undefined') return false;
+  const semicolon = header.indexOf(';');
+  const mediaType = semicolon === -1 ? header : header.slice(0, semicolon);
+  const slash = mediaType.indexOf('/');
+  if (slash === -1) return false;
+  return TYPE_TOKEN.test(mediaType.slice(0, slash).trimStart()) && SUBTYPE_TOKEN.test(mediaType.slice(slash + 1).trimEnd());
 }
 
 /** `ok`, or the failure's kind only (readiness is public; details go to the log). */

@@ -24,7 +24,16 @@ export class OrphanSweeper {
   constructor(
     private readonly store: Pick<MetadataStore, 'referencedBlobKeys'>,
     private readonly blobs: BlobStore,
-    private readonly opts: { graceMs: number; now: () => number; log: DomainLogger },
+    private readonly opts: {
+      graceMs: number;
+      /**
+       * How long a write can still be under way (the request timeout). An S3 multipart upload is dated by its start,
+       * so one younger than this may still be receiving bytes and is never aborted.
+       */
+      writeWindowMs: number;
+      now: () => number;
+      log: DomainLogger;
+    },
   ) {}
 
   /** One full pass; concurrent calls share the pass in progress. */
@@ -55,7 +64,8 @@ export class OrphanSweeper {
       if (batch.length >= BATCH) await flush();
     }
     if (batch.length > 0) await flush();
-    result.incompleteRemoved = await this.blobs.discardIncompleteWrites(cutoff);
+    const unfinishedCutoff = this.opts.now() - Math.max(this.opts.graceMs, this.opts.writeWindowMs);
+    result.incompleteRemoved = await this.blobs.discardIncompleteWrites(unfinishedCutoff);
     if (result.removed > 0 || result.incompleteRemoved > 0) this.opts.log.info({ ...result }, 'orphan sweep');
     return result;
   }
