@@ -3,7 +3,7 @@
  * reset. The admin HTTP API, the CLI and seeding all call these functions, so the three agree by construction.
  */
 import type { BlobStore } from '../storage/blobs/store.js';
-import type { MetadataStore } from '../storage/metadata/store.js';
+import { DuplicateKeyError, type MetadataStore } from '../storage/metadata/store.js';
 import type { CacheInvalidation } from './cached-lookups.js';
 import { removeBlobQuietly } from './blob-cleanup.js';
 import {
@@ -97,6 +97,19 @@ function notFound(entity: string, key: string): never {
   throw zohoError('ADMIN_NOT_FOUND', { entity, key });
 }
 
+/**
+ * An insert whose key is taken, by another org's row (ids are unique across orgs) or by a create racing this one,
+ * is Zoho's DUPLICATE_DATA, not a fault.
+ */
+async function insertNew(details: Record<string, unknown>, insert: Promise<void>): Promise<void> {
+  try {
+    await insert;
+  } catch (err) {
+    if (err instanceof DuplicateKeyError) throw zohoError('DUPLICATE_DATA', details);
+    throw err;
+  }
+}
+
 function checkOptionalId(id: string | undefined, field: string): string {
   if (id === undefined) return newZohoId();
   if (!isZohoId(id)) invalid({ field, reason: 'must be a string of up to 19 digits' });
@@ -121,7 +134,7 @@ export class AdminService {
     if (!input.name.trim()) invalid({ field: 'name', reason: 'empty' });
     const org: Org = { id: checkOptionalId(input.id, 'id'), name: input.name, timeZone, createdAt: this.deps.now() };
     if (await this.store.getOrg(org.id)) throw zohoError('DUPLICATE_DATA', { field: 'id', value: org.id });
-    await this.store.transaction(async (tx) => {
+    await insertNew({ field: 'id', value: org.id }, this.store.transaction(async (tx) => {
       await tx.insertOrg(org);
       // Every Zoho org has these two profiles.
       for (const p of [
@@ -137,7 +150,7 @@ export class AdminService {
           createdAt: org.createdAt,
         });
       }
-    });
+    }));
     return org;
   }
 
@@ -163,7 +176,7 @@ export class AdminService {
       permissions: input.permissions ?? { '*': FULL_ACCESS },
       createdAt: this.deps.now(),
     };
-    await this.store.insertProfile(profile);
+    await insertNew({ field: 'id', value: profile.id }, this.store.insertProfile(profile));
     return profile;
   }
 
@@ -198,7 +211,7 @@ export class AdminService {
       status: 'active',
       createdAt: this.deps.now(),
     };
-    await this.store.insertUser(user);
+    await insertNew({ field: 'id', value: user.id }, this.store.insertUser(user));
     return user;
   }
 
@@ -285,7 +298,7 @@ export class AdminService {
       modifiedBy: owner.id,
       modifiedAt: now,
     };
-    await this.store.insertRecord(record);
+    await insertNew({ field: 'id', value: record.id }, this.store.insertRecord(record));
     return record;
   }
 
@@ -330,7 +343,7 @@ export class AdminService {
       refreshTokenId: null,
     };
     if (await this.store.findPrincipalByTokenHash(token.tokenHash)) throw zohoError('DUPLICATE_DATA', { field: 'value' });
-    await this.store.insertToken(token);
+    await insertNew({ field: 'value' }, this.store.insertToken(token));
     return { token, value };
   }
 

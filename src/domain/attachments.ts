@@ -6,7 +6,7 @@ import type { BlobRange, BlobReader, BlobStore } from '../storage/blobs/store.js
 import type { MetadataStore } from '../storage/metadata/store.js';
 import { Inspector } from '../streams/inspector.js';
 import { type AccessLookups, type Principal, type RecordAccess, authorizeRecord } from './access.js';
-import type { BlobJanitor } from './blob-cleanup.js';
+import { type BlobJanitor, mayDiscardStaged } from './blob-cleanup.js';
 import type { Attachment } from './entities.js';
 import { zohoError } from './errors.js';
 import { isZohoId, newZohoId } from './ids.js';
@@ -144,7 +144,9 @@ export class AttachmentService {
     query: { attachmentUrl?: string | undefined; title?: string | undefined },
   ): Promise<AttachmentUploadTicket> {
     const access = await this.authorize(principal, 'attachment.upload', version, moduleName, recordId);
-    return { access, principal, attachmentUrl: query.attachmentUrl, title: query.title };
+    // Parameters known before the body are judged before it is read: a bad one costs no upload.
+    const attachmentUrl = query.attachmentUrl === undefined ? undefined : validLink(query.attachmentUrl);
+    return { access, principal, attachmentUrl, title: query.title === undefined ? undefined : checkedTitle(query.title) };
   }
 
   /**
@@ -159,8 +161,8 @@ export class AttachmentService {
       if (body) {
         for await (const part of body) {
           if (part.kind === 'field') {
-            if (part.name === 'attachmentUrl') link = part.value;
-            else if (part.name === 'title') title = part.value;
+            if (part.name === 'attachmentUrl') link = validLink(part.value);
+            else if (part.name === 'title') title = checkedTitle(part.value);
             continue;
           }
           if (staged) throw zohoError('MORE_THAN_ONE_FILE', {}, 'attachment.upload');
@@ -170,14 +172,11 @@ export class AttachmentService {
         }
       }
       if (staged && link !== undefined) throw zohoError('FILE_AND_LINK', {}, 'attachment.upload');
-      if (title !== undefined && title.length > MAX_TITLE_LENGTH) {
-        throw zohoError('INVALID_DATA', { param_name: 'title', maximum_length: MAX_TITLE_LENGTH }, 'attachment.upload');
-      }
-      if (staged) return await this.commitFile(ticket, staged, title);
-      if (link !== undefined) return await this.commitLink(ticket, validLink(link), title);
-      throw zohoError('NO_FILE', { param_name: 'file' }, 'attachment.upload');
+      if (link !== undefined && !staged) return await this.commitLink(ticket, link, title);
+      if (!staged) throw zohoError('NO_FILE', { param_name: 'file' }, 'attachment.upload');
+      return await this.commitFile(ticket, staged, title);
     } catch (err) {
-      if (staged) this.deps.janitor.discard(staged.blobKey);
+      if (staged && mayDiscardStaged(err)) this.deps.janitor.discard(staged.blobKey);
       throw err;
     }
   }
@@ -342,7 +341,7 @@ export class AttachmentService {
         continue;
       }
       if (outcome.queued > 0) this.deps.workflowEventsQueued();
-      if (outcome.found.blobKey) this.deps.janitor.discard(outcome.found.blobKey);
+      if (outcome.found.blobKey) this.deps.janitor.retire(outcome.found.blobKey);
       results.push({ ok: true, value: id });
     }
     return results;
@@ -365,7 +364,7 @@ export class AttachmentService {
       return { removed: found, queued };
     });
     if (queued > 0) this.deps.workflowEventsQueued();
-    if (removed.blobKey) this.deps.janitor.discard(removed.blobKey);
+    if (removed.blobKey) this.deps.janitor.retire(removed.blobKey);
     return removed;
   }
 }
@@ -412,6 +411,15 @@ function changeOf(principal: Principal, a: Attachment, event: ChangeEvent['event
   };
 }
 
+function checkedTitle(title: string): string {
+  if (title.length > MAX_TITLE_LENGTH) {
+    throw zohoError('INVALID_DATA', { param_name: 'title', maximum_length: MAX_TITLE_LENGTH }, 'attachment.upload');
+  }
+  return title;
+}
+
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
 function validLink(raw: string): string {
   const value = raw.trim();
   let url: URL | undefined;
@@ -420,7 +428,9 @@ function validLink(raw: string): string {
   } catch {
     url = undefined;
   }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || value.length > MAX_URL_LENGTH) {
+  // The URL parser silently drops tabs and line breaks; a link holding any control character is refused instead.
+  const invalid = !url || (url.protocol !== 'http:' && url.protocol !== 'https:') || value.length > MAX_URL_LENGTH || CONTROL_CHARACTER.test(value);
+  if (invalid) {
     throw zohoError('INVALID_DATA', { param_name: 'attachmentUrl' }, 'attachment.upload');
   }
   return value;

@@ -1,4 +1,5 @@
 import type { BlobStore } from '../storage/blobs/store.js';
+import { CommitOutcomeUnknownError } from '../storage/metadata/store.js';
 import type { DomainLogger } from './logger.js';
 
 /**
@@ -14,6 +15,14 @@ export async function removeBlobQuietly(blobs: BlobStore, key: string, log: Doma
 }
 
 /**
+ * Whether a staged upload's bytes may go after `err`: not when its commit may have been applied after all (then a
+ * row may point at them; if none does, the sweeper removes them later).
+ */
+export function mayDiscardStaged(err: unknown): boolean {
+  return !(err instanceof CommitOutcomeUnknownError);
+}
+
+/**
  * Removes unreferenced bytes after the response instead of before it: a replaced photo's old file, a rejected
  * upload's staged file. Nothing depends on their removal being done (no row points at them), so a request should
  * not wait for it. `settled()` waits for the removals under way (shutdown, sweeps, tests).
@@ -24,15 +33,35 @@ export class BlobJanitor {
   constructor(
     private readonly blobs: BlobStore,
     private readonly log: DomainLogger,
+    /** Resolves once every change committed so far survives a crash (MetadataStore.durable). */
+    private readonly durable: () => Promise<void>,
   ) {}
 
+  /** Bytes no committed row ever pointed at (a staged upload that was refused). */
   discard(key: string): void {
-    const removal: Promise<void> = removeBlobQuietly(this.blobs, key, this.log).finally(() => this.pending.delete(removal));
-    this.pending.add(removal);
+    this.track(removeBlobQuietly(this.blobs, key, this.log));
+  }
+
+  /**
+   * Bytes a row pointed at until a change that has just committed (a replaced or deleted photo or attachment).
+   * They go only once that change is durable: removed earlier, a crash could bring back the old row without them.
+   */
+  retire(key: string): void {
+    this.track(
+      this.durable().then(
+        () => removeBlobQuietly(this.blobs, key, this.log),
+        (err: unknown) => this.log.warn({ err, blobKey: key }, 'not durable yet; the sweeper will remove the blob'),
+      ),
+    );
   }
 
   async settled(): Promise<void> {
     // Bounded: each pass waits for the removals it saw; new ones only come from requests, which stop eventually.
     while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  private track(work: Promise<void>): void {
+    const removal: Promise<void> = work.finally(() => this.pending.delete(removal));
+    this.pending.add(removal);
   }
 }

@@ -182,12 +182,15 @@ export class OAuthService {
     const refresh = await this.store.findRefreshTokenByHash(hashToken(value));
     if (!refresh || refresh.clientId !== client.id || refresh.revokedAt !== null) return fail('invalid_code');
     const access = await this.store.transaction(async (tx) => {
+      // A revoke that commits between the lookup above and this transaction must not leave a fresh token alive.
+      if (!(await tx.holdLiveRefreshToken(refresh.id))) return undefined;
       const live = (await tx.activeTokensOfRefresh(refresh.id)).filter((t) => t.expiresAt === null || t.expiresAt > this.deps.now());
       for (const old of live.slice(0, Math.max(0, live.length - (MAX_ACTIVE_TOKENS_PER_REFRESH - 1)))) {
         await tx.revokeToken(old.orgId, old.id, this.deps.now());
       }
       return this.mint(tx, client, refresh.orgId, refresh.userId, refresh.scopes, refresh.id);
     });
+    if (access === undefined) return fail('invalid_code');
     this.deps.caches.invalidate();
     return {
       access_token: access,

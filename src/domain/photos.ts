@@ -13,7 +13,7 @@ import type { ApiVersion } from './modules.js';
 import type { OperationName } from './operations.js';
 import { type FilePart, type UploadBody, cleanFileName, clientBodyError } from './uploads.js';
 import type { DomainLogger } from './logger.js';
-import type { BlobJanitor } from './blob-cleanup.js';
+import { type BlobJanitor, mayDiscardStaged } from './blob-cleanup.js';
 import { type ChangeEvent, queueWorkflowEvents } from './workflows.js';
 
 export interface PhotoLimits {
@@ -112,7 +112,7 @@ export class PhotoService {
       if (!staged) throw zohoError('NO_FILE', { param_name: 'file' }, 'photo.upload');
       await this.commit(ticket, staged);
     } catch (err) {
-      if (staged) this.deps.janitor.discard(staged.blobKey);
+      if (staged && mayDiscardStaged(err)) this.deps.janitor.discard(staged.blobKey);
       throw err;
     }
   }
@@ -188,7 +188,7 @@ export class PhotoService {
       return { replaced: previous, queued };
     });
     if (queued > 0) this.deps.workflowEventsQueued();
-    if (replaced) this.deps.janitor.discard(replaced.blobKey);
+    if (replaced) this.deps.janitor.retire(replaced.blobKey);
   }
 
   async delete(principal: Principal, version: ApiVersion, moduleName: string, recordId: string): Promise<void> {
@@ -206,7 +206,7 @@ export class PhotoService {
       return { removed: photo, queued };
     });
     if (queued > 0) this.deps.workflowEventsQueued();
-    this.deps.janitor.discard(removed.blobKey);
+    this.deps.janitor.retire(removed.blobKey);
   }
 
   private change(

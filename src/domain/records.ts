@@ -143,7 +143,7 @@ export class RecordService {
       return keys;
     });
     if (!blobKeys) return false;
-    for (const key of blobKeys) this.deps.janitor.discard(key);
+    for (const key of blobKeys) this.deps.janitor.retire(key);
     return true;
   }
 }

@@ -18,13 +18,14 @@ export function sendError(reply: FastifyReply, err: ZohoError): FastifyReply {
 }
 
 /**
- * `attachment; filename="…"`, plus RFC 5987 `filename*` when the name is not plain ASCII. The official SDK reads
- * this header on every download and fails without it; the quoted ASCII fallback is what it parses.
+ * `attachment; filename="…"`, plus RFC 5987 `filename*` when the name is not plain ASCII or holds `'` or `=`. The
+ * official SDK reads this header on every download and fails without it; it takes the text after the header's last
+ * `'` (else after its last `=`), which would cut `O'Neil.pdf` or `a=b.pdf` short, so those get the encoded form too.
  */
 export function contentDisposition(fileName: string): string {
   const fallback = fileName.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
   const header = `attachment; filename="${fallback}"`;
-  if (/^[\x20-\x7e]*$/.test(fileName)) return header;
+  if (/^[\x20-\x26\x28-\x3c\x3e-\x7e]*$/.test(fileName)) return header;
   return `${header}; filename*=UTF-8''${encodeRfc5987(fileName)}`;
 }
 

@@ -10,7 +10,7 @@ import type { Attachment, CrmRecord, Org, Photo, Profile, User } from '../../src
 import { newZohoId } from '../../src/domain/ids.js';
 import { openPostgresStore } from '../../src/storage/metadata/postgres.js';
 import { openSqliteStore } from '../../src/storage/metadata/sqlite.js';
-import type { MetadataStore } from '../../src/storage/metadata/store.js';
+import { DuplicateKeyError, type MetadataStore } from '../../src/storage/metadata/store.js';
 import { createTestDatabase } from '../helpers/backend.js';
 
 interface Harness {
@@ -210,6 +210,37 @@ describe.each(engines)('MetadataStore conformance: %s', (_name, makeHarness, ava
     expect((await store.findRefreshTokenByHash(refresh.tokenHash))?.revokedAt).toBe(T0 + 9);
     expect(await store.transaction((tx) => tx.deleteOAuthClient(o.id, client.id, T0 + 10))).toBe(true);
     expect(await store.getOAuthClient(client.id)).toBeUndefined();
+  });
+
+  it.skipIf(!available)('holds a live refresh token against a concurrent revoke until the transaction ends', async () => {
+    const client = { id: `1000.${newZohoId()}`, orgId: o.id, userId: admin.id, name: 'c', secretHash: 'a'.repeat(64), createdAt: T0 };
+    await store.insertOAuthClient(client);
+    const refresh = { id: newZohoId(), tokenHash: 'e'.repeat(64), clientId: client.id, orgId: o.id, userId: admin.id, scopes: 'x', revokedAt: null, createdAt: T0 };
+    await store.insertRefreshToken(refresh);
+    let revoked = false;
+    let revoke: Promise<void> | undefined;
+    await store.transaction(async (tx) => {
+      expect(await tx.holdLiveRefreshToken(refresh.id)).toBe(true);
+      revoke = store.revokeRefreshToken(refresh.id, T0 + 5).then(() => {
+        revoked = true;
+      });
+      await new Promise((r) => setTimeout(r, 150));
+      // The revoke waits for this transaction: a token minted here is seen by the revoke that follows it.
+      expect(revoked).toBe(false);
+    });
+    await revoke;
+    expect(revoked).toBe(true);
+    expect(await store.transaction((tx) => tx.holdLiveRefreshToken(refresh.id))).toBe(false);
+    expect(await store.transaction((tx) => tx.holdLiveRefreshToken(newZohoId()))).toBe(false);
+  });
+
+  it.skipIf(!available)('reports a taken key as DuplicateKeyError, whatever the engine', async () => {
+    const p = profile(o.id);
+    await store.insertProfile(p);
+    await expect(store.insertProfile({ ...p, name: 'other name' })).rejects.toBeInstanceOf(DuplicateKeyError);
+    const r = record(o.id, admin.id);
+    await store.insertRecord(r);
+    await expect(store.insertRecord(r)).rejects.toBeInstanceOf(DuplicateKeyError);
   });
 
   it.skipIf(!available)('never hands one outbox event to two concurrent claimers, and releases it on update', async () => {

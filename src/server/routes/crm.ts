@@ -164,7 +164,9 @@ export function registerCrmRoutes(
     const a = await rt.attachments.download(principal, r.version, r.module, r.recordId, r.attachmentId);
     if (a.kind === 'link' || !a.blobKey) {
       // A link has no bytes: "no content", with the link where a client can find it (docs/compatibility.md).
-      return reply.code(204).header('location', a.linkUrl ?? '').send();
+      const location = locationHeader(a.linkUrl);
+      if (location !== undefined) reply.header('location', location);
+      return reply.code(204).send();
     }
     return sendDownload(
       request,
@@ -267,4 +269,18 @@ export function rejectRequest(
   const sent = sendError(reply, err);
   if (hasBody(request.raw)) drainRest(request.raw, limits);
   return sent;
+}
+
+/**
+ * A stored link as a header value: serialized by the URL parser, which percent-encodes non-ASCII paths and turns
+ * international host names into punycode, so any link stored as typed is a valid header. None if it cannot be.
+ */
+function locationHeader(link: string | null | undefined): string | undefined {
+  if (!link) return undefined;
+  try {
+    const href = new URL(link).href;
+    return /^[\x21-\x7e]+$/.test(href) ? href : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -40,7 +40,7 @@ import type {
   UsersTable,
   WorkflowRulesTable,
 } from './schema.js';
-import type { MetadataStore, Page, TokenPrincipalRow } from './store.js';
+import { CommitOutcomeUnknownError, DuplicateKeyError, type MetadataStore, type Page, type TokenPrincipalRow } from './store.js';
 
 export interface EngineHooks {
   /** Serializes writers of one record inside a transaction (no-op where the engine has a single writer). */
@@ -50,6 +50,19 @@ export interface EngineHooks {
   /** Resolves once everything committed so far survives power loss. */
   durable(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** SQLite's and PostgreSQL's unique-constraint failures, as the engine-neutral DuplicateKeyError. */
+async function uniquely(insert: Promise<unknown>): Promise<void> {
+  try {
+    await insert;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') {
+      throw new DuplicateKeyError(err);
+    }
+    throw err;
+  }
 }
 
 /** Some drivers return bigint columns as strings; every time and size passes through here. */
@@ -381,9 +394,17 @@ export class KyselyMetadataStore implements MetadataStore {
 
   async transaction<T>(fn: (tx: MetadataStore) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
-    return this.db
-      .transaction()
-      .execute((trx: Transaction<Database>) => fn(new KyselyMetadataStore(trx, this.hooks, true, this.compiled)));
+    let bodyDone = false;
+    try {
+      return await this.db.transaction().execute(async (trx: Transaction<Database>) => {
+        const result = await fn(new KyselyMetadataStore(trx, this.hooks, true, this.compiled));
+        bodyDone = true;
+        return result;
+      });
+    } catch (err) {
+      // The body succeeded, so COMMIT itself failed: over a network the database may have applied it anyway.
+      throw bodyDone ? new CommitOutcomeUnknownError(err) : err;
+    }
   }
 
   /**
@@ -410,7 +431,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async insertOrg(org: Org): Promise<void> {
-    await this.db.insertInto('orgs').values(fromOrg(org)).execute();
+    await uniquely(this.db.insertInto('orgs').values(fromOrg(org)).execute());
   }
   async getOrg(id: string): Promise<Org | undefined> {
     const r = await this.db.selectFrom('orgs').selectAll().where('id', '=', id).executeTakeFirst();
@@ -421,7 +442,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async insertProfile(profile: Profile): Promise<void> {
-    await this.db.insertInto('profiles').values(fromProfile(profile)).execute();
+    await uniquely(this.db.insertInto('profiles').values(fromProfile(profile)).execute());
   }
   async getProfile(orgId: string, id: string): Promise<Profile | undefined> {
     const r = await this.db
@@ -439,7 +460,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async insertUser(user: User): Promise<void> {
-    await this.db.insertInto('users').values(fromUser(user)).execute();
+    await uniquely(this.db.insertInto('users').values(fromUser(user)).execute());
   }
   async getUser(orgId: string, id: string): Promise<User | undefined> {
     const [r] = await this.hot(
@@ -491,7 +512,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async insertToken(token: AccessToken): Promise<void> {
-    await this.db.insertInto('access_tokens').values(fromToken(token)).execute();
+    await uniquely(this.db.insertInto('access_tokens').values(fromToken(token)).execute());
   }
   async findPrincipalByTokenHash(tokenHash: string): Promise<TokenPrincipalRow | undefined> {
     // One round trip: this runs for every request whose token is not in the authenticator's cache.
@@ -583,7 +604,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async insertRecord(record: CrmRecord): Promise<void> {
-    await this.db.insertInto('records').values(fromRecord(record)).execute();
+    await uniquely(this.db.insertInto('records').values(fromRecord(record)).execute());
   }
   async getRecord(orgId: string, id: string): Promise<CrmRecord | undefined> {
     const [r] = await this.hot(
@@ -722,6 +743,9 @@ export class KyselyMetadataStore implements MetadataStore {
   }
   async deleteOAuthClient(orgId: string, id: string, at: number): Promise<boolean> {
     await this.db.deleteFrom('grant_codes').where('client_id', '=', id).where('org_id', '=', orgId).execute();
+    // Revoked first, for the row locks: a refresh under way either finishes before the access tokens are revoked
+    // below (and its token is revoked with them) or waits and then finds its refresh token gone.
+    await this.revokeRefreshTokensOfClient(orgId, id, at);
     const refresh = this.db.selectFrom('refresh_tokens').select('id').where('client_id', '=', id).where('org_id', '=', orgId);
     await this.db
       .updateTable('access_tokens')
@@ -758,6 +782,21 @@ export class KyselyMetadataStore implements MetadataStore {
   async findRefreshTokenByHash(tokenHash: string): Promise<RefreshToken | undefined> {
     const r = await this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
     return r && toRefresh(r);
+  }
+  private async revokeRefreshTokensOfClient(orgId: string, clientId: string, at: number): Promise<void> {
+    await this.db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: at })
+      .where('client_id', '=', clientId)
+      .where('org_id', '=', orgId)
+      .where('revoked_at', 'is', null)
+      .execute();
+  }
+  async holdLiveRefreshToken(id: string): Promise<boolean> {
+    // A write that changes nothing, for its row lock: PostgreSQL re-checks the condition after waiting for a
+    // concurrent revoke, and SQLite has one writer anyway.
+    const r = await this.db.updateTable('refresh_tokens').set({ revoked_at: null }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
   }
   async revokeRefreshToken(id: string, at: number): Promise<void> {
     await this.db.updateTable('refresh_tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();

@@ -2,6 +2,23 @@
  * MetadataStore: thin persistence for the entities. No rules live here: it stores and fetches what the domain
  * hands it, always scoped by org id. Implementations: SQLite and PostgreSQL, both through one Kysely schema.
  */
+/**
+ * COMMIT failed after the transaction's work succeeded: the change may or may not have been applied (a connection
+ * lost while the database committed). Nothing the change might reference may be removed.
+ */
+export class CommitOutcomeUnknownError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('commit outcome unknown');
+  }
+}
+
+/** An insert whose key (or another unique column) is already taken; whatever the engine. */
+export class DuplicateKeyError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('duplicate key');
+  }
+}
+
 import type {
   AccessToken,
   Attachment,
@@ -93,6 +110,11 @@ export interface MetadataStore {
 
   insertRefreshToken(token: RefreshToken): Promise<void>;
   findRefreshTokenByHash(tokenHash: string): Promise<RefreshToken | undefined>;
+  /**
+   * Inside a transaction: locks the refresh token's row until the transaction ends (a concurrent revoke waits, or is
+   * waited for) and says whether it is still live, i.e. not revoked or deleted.
+   */
+  holdLiveRefreshToken(id: string): Promise<boolean>;
   revokeRefreshToken(id: string, at: number): Promise<void>;
   /** Access tokens minted from a refresh token and not yet revoked, oldest first. */
   activeTokensOfRefresh(refreshTokenId: string): Promise<AccessToken[]>;
