@@ -304,6 +304,7 @@ function renderMarkdown({ meta, summary, records, memory, large, nginx, skipped,
   L.push(`- machine: ${meta.machine.nproc} CPUs (nproc), ${meta.machine.cpuModel}, Node ${meta.machine.node}, Linux ${meta.machine.kernel}`);
   L.push(`- command: \`${meta.command}\` (${elapsedS.toFixed(0)} s)`);
   L.push(`- pinning: ${meta.pinning}; PostgreSQL is a system service and runs unpinned`);
+  L.push('- before every cell the page cache is flushed (`sync`), so no cell pays for the writeback of the one before it');
   L.push(
     `- each cell: ${meta.rounds} round(s) × ${meta.durationS} s measured after a ${meta.warmupS} s warm-up (${meta.laterWarmupS} s in later rounds); median over rounds, req/s spread min–max; p50/p99 are medians of the per-round percentiles; peak RSS is the largest over rounds`,
   );

@@ -72,7 +72,7 @@ const configSchema = z.object({
   /** How long a graceful shutdown waits for in-flight requests (uploads) before closing them. */
   shutdownTimeoutMs: z.coerce.number().int().min(0),
   /**
-   * A request's whole body must arrive within this bound (an upload that outlasts it is cut). The sweeper never
+   * An upload's whole body must arrive within this bound (one that outlasts it is cut with a 408). The sweeper never
    * aborts an unfinished write younger than this.
    */
   requestTimeoutMs: z.coerce.number().int().min(1000),

@@ -2,11 +2,21 @@
  * One cell against one system for one round: write the load generator's spec, run it pinned to the load CPU,
  * measure the server over exactly the window, then verify and clean up. Returns the round's record.
  */
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOAD_CPU, WindowMonitor, spawnPinned, stopChild } from './proc.mjs';
 
 const MiB = 1024 * 1024;
+
+/**
+ * Flushes the page cache's dirty data (`sync`) before a cell: otherwise the previous cell's writes (another
+ * system's 8 MiB uploads) are still being written back and slow this cell's fsyncs, which penalizes whichever
+ * system happens to come next in the round.
+ */
+function flushWriteback() {
+  return new Promise((resolve) => execFile('sync', { timeout: 120_000 }, () => resolve()));
+}
 
 /** Runs the load generator for one cell against one system; returns the round's record. */
 export function makeRunCell({ root: ROOT, tmp, warmupMs: WARMUP_MS, laterWarmupMs: LATER_WARMUP_MS, durationMs: DURATION_MS, log }) {
@@ -14,6 +24,7 @@ export function makeRunCell({ root: ROOT, tmp, warmupMs: WARMUP_MS, laterWarmupM
     const plan = sys.plan(cell);
     const base = { system: sys.id, cell: cell.id, round };
     if (plan.na) return { ...base, na: plan.na };
+    await flushWriteback();
     const warmupMs = opts.warmupMs ?? (round === 1 ? WARMUP_MS : LATER_WARMUP_MS);
     const durationMs = opts.durationMs ?? DURATION_MS;
     const spec = {

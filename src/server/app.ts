@@ -44,8 +44,9 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
     loggerInstance: opts.logger as FastifyBaseLogger,
     // A log line per request costs more than serving a small photo; errors are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
-    // The whole body of any request (an upload included) within this bound, and never a connection silent for
-    // longer than the idle bound: a stalled client cannot hold a socket, a temp file or an S3 upload slot forever.
+    // Never a connection silent for longer than the idle bound: a stalled client cannot hold a socket, a temp file or
+    // an S3 upload slot forever. Node enforces requestTimeout on slow headers only; an upload's body has its own
+    // deadline (multipart.ts), answered in Zoho's shape.
     requestTimeout: rt.config.requestTimeoutMs,
     connectionTimeout: rt.config.idleTimeoutMs,
     keepAliveTimeout: 72_000,
@@ -59,7 +60,7 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
       return sendError(reply, zohoError('INVALID_REQUEST'));
     },
     // Malformed HTTP (the parser refused it): answer in Zoho's shape, not Node's plain-text 400.
-    // Also the request timeout: Node reports it here while the body is still arriving.
+    // Also the request timeout (headers that take too long).
     clientErrorHandler: (err, socket) => {
       const response = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
       if (!socket.writable || response?.headersSent) return socket.destroy();

@@ -13,6 +13,8 @@ import type { UploadBody, UploadPart } from '../domain/uploads.js';
 export interface MultipartLimits {
   /** Hard ceiling for one file part; the consumer normally enforces a lower one first. */
   maxFileBytes: number;
+  /** The whole body must have arrived within this many ms, else the consumer fails with REQUEST_TIMEOUT. */
+  deadlineMs?: number;
 }
 
 const MAX_FIELD_BYTES = 8 * 1024;
@@ -31,6 +33,7 @@ export class MultipartBody implements UploadBody {
   private finished = false;
   private current: Readable | undefined;
   private readonly parser: busboy.Busboy;
+  private readonly deadline: NodeJS.Timeout | undefined;
   /** Raw body bytes received so far (metrics). */
   bytesReceived = 0;
 
@@ -74,9 +77,14 @@ export class MultipartBody implements UploadBody {
     p.on('partsLimit', () => this.fail(zohoError('INVALID_DATA', { limit: MAX_PARTS, of: 'parts' })));
     p.on('error', () => this.fail(zohoError('INVALID_REQUEST', { expected_type: 'Multipart Form Request' })));
     p.on('close', () => {
+      clearTimeout(this.deadline);
       this.finished = true;
       this.signal();
     });
+    if (limits.deadlineMs !== undefined) {
+      this.deadline = setTimeout(() => this.fail(zohoError('REQUEST_TIMEOUT')), limits.deadlineMs);
+      this.deadline.unref();
+    }
     // A client that goes away mid-body must fail the consumer, not leave it waiting for bytes that never come.
     req.once('aborted', () => this.fail(new Error('client aborted the upload')));
     req.once('error', (err) => this.fail(err));
@@ -89,6 +97,7 @@ export class MultipartBody implements UploadBody {
 
   /** Stops parsing; the remaining body is the caller's to drain or drop. */
   stop(): void {
+    clearTimeout(this.deadline);
     this.req.unpipe(this.parser);
     this.current?.resume();
     this.finished = true;
@@ -124,6 +133,7 @@ export class MultipartBody implements UploadBody {
 
   private fail(err: Error): void {
     if (this.failure || this.finished) return;
+    clearTimeout(this.deadline);
     this.failure = err;
     // The consumer may be blocked reading the current file: fail that read too.
     if (this.current && !this.current.readableEnded) this.current.destroy(err);

@@ -236,3 +236,44 @@ describe('download names the official SDK would cut short', () => {
     expect(res.headers['content-disposition']).toBe(header);
   });
 });
+
+describe('a body that does not arrive in time', () => {
+  it('is answered 408 in Zoho\'s envelope and the connection closed; nothing is stored', async () => {
+    const s = await TestServer.start({ requestTimeoutMs: 1_000, idleTimeoutMs: 60_000 });
+    try {
+      const id = await s.createRecord('Leads');
+      const before = await s.blobFiles();
+      const { body, contentType } = multipart([{ name: 'file', filename: 'slow.bin', contentType: 'application/octet-stream', data: Buffer.alloc(100_000, 5) }]);
+      const started = Date.now();
+      const result = await rawExchange(
+        s.url,
+        async (sock) => {
+          await write(
+            sock,
+            `POST /crm/v8/Leads/${id}/Attachments HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Zoho-oauthtoken ${s.devToken}\r\n` +
+              `Content-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`,
+          );
+          // A trickle that keeps the connection busy (so the idle bound never fires) but never finishes.
+          for (let sent = 0; sent < 40 && !sock.destroyed; sent++) {
+            await write(sock, body.subarray(sent * 100, sent * 100 + 100));
+            await sleep(100);
+          }
+        },
+        { timeoutMs: 10_000 },
+      );
+      expect(result.closed).toBe(true);
+      expect(Date.now() - started).toBeLessThan(8_000);
+      expectZohoError(result.response!, {
+        status: 408,
+        code: 'INVALID_REQUEST',
+        message: 'the request body did not arrive in time',
+        details: {},
+      });
+      await s.runtime.janitor.settled();
+      expect(await s.blobFiles()).toEqual(before);
+      expect((await s.api('GET', '/healthz')).status).toBe(200);
+    } finally {
+      await s.stop();
+    }
+  });
+});

@@ -76,7 +76,8 @@ export function registerCrmRoutes(
     return { nameOf: (id) => users.get(id)?.name ?? id, emailOf: (id) => users.get(id)?.email };
   };
 
-  const uploadBody = (req: IncomingMessage, maxFileBytes: number) => new MultipartBody(req, { maxFileBytes });
+  const uploadBody = (req: IncomingMessage, maxFileBytes: number) =>
+    new MultipartBody(req, { maxFileBytes, deadlineMs: rt.config.requestTimeoutMs });
   const noContent = (reply: FastifyReply) => () => reply.code(204).send();
   const downloadOptions = (reply: FastifyReply): DownloadOptions => ({ accelPath, onGone: noContent(reply) });
 
@@ -266,8 +267,11 @@ export function rejectRequest(
   err: ZohoError,
   limits: { maxBytes: number; maxMs: number },
 ): FastifyReply {
+  // A client too slow to send its body in time gets a moment to read the answer, not the usual drain.
+  const timedOut = err.entry === 'REQUEST_TIMEOUT';
+  if (timedOut) reply.header('connection', 'close');
   const sent = sendError(reply, err);
-  if (hasBody(request.raw)) drainRest(request.raw, limits);
+  if (hasBody(request.raw)) drainRest(request.raw, timedOut ? { ...limits, maxMs: 1_000 } : limits);
   return sent;
 }
 
