@@ -107,3 +107,11 @@ export function write(sock: Socket, data: string | Buffer): Promise<void> {
     sock.write(data, (err) => (err ? reject(err) : resolve()));
   });
 }
+
+/** The head of an authorized upload request with a declared length, for tests that then send the body by hand. */
+export function uploadHead(path: string, token: string, contentType: string, length: number): string {
+  return (
+    `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Zoho-oauthtoken ${token}\r\n` +
+    `Content-Type: ${contentType}\r\nContent-Length: ${length}\r\n\r\n`
+  );
+}

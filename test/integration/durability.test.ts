@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendName } from '../helpers/backend.js';
 import { gif, jpeg, png } from '../helpers/images.js';
 import { filePart } from '../helpers/multipart.js';
-import { rawExchange, write } from '../helpers/robustness.js';
+import { rawExchange, uploadHead, write } from '../helpers/robustness.js';
 import { type TestServer as TestServerType, TestServer } from '../helpers/server.js';
 import { expectZohoError } from '../helpers/zoho.js';
 
@@ -436,11 +436,7 @@ describe(`graceful stop (${BACKEND})`, () => {
       const result = await rawExchange(
         server.url,
         async (sock) => {
-          await write(
-            sock,
-            `POST /crm/v8/Leads/${record}/photo HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Zoho-oauthtoken ${server.devToken}\r\n` +
-              `Content-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`,
-          );
+          await write(sock, uploadHead(`/crm/v8/Leads/${record}/photo`, server.devToken, contentType, body.length));
           await write(sock, body.subarray(0, 100));
           await sleep(100);
           stopping = server.server.stop().then(() => {

@@ -14,7 +14,7 @@ import { isParsableMediaType } from '../../src/server/app.js';
 import { CommitOutcomeUnknownError } from '../../src/storage/metadata/store.js';
 import { png } from '../helpers/images.js';
 import { filePart, multipart } from '../helpers/multipart.js';
-import { rawExchange, write } from '../helpers/robustness.js';
+import { rawExchange, uploadHead, write } from '../helpers/robustness.js';
 import { TestServer, http } from '../helpers/server.js';
 import { expectZohoError } from '../helpers/zoho.js';
 
@@ -199,11 +199,7 @@ describe('clients that stall mid-body', () => {
       const result = await rawExchange(
         s.url,
         async (sock) => {
-          await write(
-            sock,
-            `POST /crm/v8/Leads/${id}/Attachments HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Zoho-oauthtoken ${s.devToken}\r\n` +
-              `Content-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`,
-          );
+          await write(sock, uploadHead(`/crm/v8/Leads/${id}/Attachments`, s.devToken, contentType, body.length));
           await write(sock, body.subarray(0, 500));
           // …and nothing more.
         },
@@ -248,11 +244,7 @@ describe('a body that does not arrive in time', () => {
       const result = await rawExchange(
         s.url,
         async (sock) => {
-          await write(
-            sock,
-            `POST /crm/v8/Leads/${id}/Attachments HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Zoho-oauthtoken ${s.devToken}\r\n` +
-              `Content-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`,
-          );
+          await write(sock, uploadHead(`/crm/v8/Leads/${id}/Attachments`, s.devToken, contentType, body.length));
           // A trickle that keeps the connection busy (so the idle bound never fires) but never finishes.
           for (let sent = 0; sent < 40 && !sock.destroyed; sent++) {
             await write(sock, body.subarray(sent * 100, sent * 100 + 100));
