@@ -16,7 +16,7 @@ import {
   workflowRuleJson,
 } from './admin-views.js';
 import { welcomeText } from './bootstrap.js';
-import { type Config, ConfigError, type ConfigInput, loadConfig } from './config.js';
+import { type Config, ConfigError, type ConfigInput, DEFAULTS, loadConfig } from './config.js';
 import { type OutboxStatus, RECORD_STATES, SHARING_SETTINGS, type RecordState, type Sharing, WORKFLOW_EVENTS } from './domain/entities.js';
 import { isZohoError } from './domain/errors.js';
 import { silentLogger } from './domain/logger.js';
@@ -99,8 +99,9 @@ const orgOption = () => new Option('--org <id>', 'org id (default: the first org
 program
   .command('serve', { isDefault: true })
   .description('start the server (the default command)')
-  .addOption(new Option('--port <port>', 'port to listen on').env('CRM_MEDIA_PORT').default(8787))
-  .addOption(new Option('--host <host>', 'address to listen on').env('CRM_MEDIA_HOST').default('127.0.0.1'))
+  // Defaults live in config.ts only: a commander default would count as a flag and hide PORT.
+  .addOption(new Option('--port <port>', `port to listen on (default ${DEFAULTS.port}; also PORT)`).env('CRM_MEDIA_PORT'))
+  .addOption(new Option('--host <host>', `address to listen on (default ${DEFAULTS.host})`).env('CRM_MEDIA_HOST'))
   .addOption(new Option('--seed <file>', 'seed the store from a JSON file at start').env('CRM_MEDIA_SEED'))
   .addOption(new Option('--admin-key <key>', 'admin API key (default: generated into <data>/admin.key)').env('CRM_MEDIA_ADMIN_KEY'))
   .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('CRM_MEDIA_LOG_LEVEL'))

@@ -105,11 +105,13 @@ class Serve {
     this.exit = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   }
 
-  static async start(ws: Workspace, env: NodeJS.ProcessEnv = {}): Promise<Serve & { url: string }> {
+  /** `portFrom: 'PORT'` passes the port as hosting platforms do, in the PORT environment variable. */
+  static async start(ws: Workspace, env: NodeJS.ProcessEnv = {}, portFrom: 'flag' | 'PORT' = 'flag'): Promise<Serve & { url: string }> {
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', TSX, CLI, '--data', ws.dir, 'serve', '--port', String(port)], {
+    const portArgs = portFrom === 'flag' ? ['--port', String(port)] : [];
+    const child = spawn(process.execPath, ['--import', TSX, CLI, '--data', ws.dir, 'serve', ...portArgs], {
       cwd: ws.cwd,
-      env: { ...ws.env, ...env },
+      env: { ...ws.env, ...env, ...(portFrom === 'PORT' ? { PORT: String(port) } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const serve = new Serve(child);
@@ -212,6 +214,15 @@ describe(`crm-media CLI (${BACKEND})`, () => {
       expect(r.stderr).not.toMatch(STACK);
       expect(r.stdout).not.toMatch(/listening on/);
     });
+  });
+
+  it('serve listens on PORT when neither --port nor CRM_MEDIA_PORT is given', async () => {
+    const serve = await Serve.start(await workspace(), {}, 'PORT');
+    try {
+      expect((await http('GET', `${serve.url}/healthz`)).status).toBe(200);
+    } finally {
+      expect(await serve.terminate()).toBe(0);
+    }
   });
 
   it('serve on a fresh data directory: the printed curl line works as pasted; SIGTERM exits 0', async () => {
