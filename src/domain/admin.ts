@@ -133,7 +133,6 @@ export class AdminService {
     if (!isValidTimeZone(timeZone)) invalid({ field: 'time_zone', reason: 'not an IANA time zone' });
     if (!input.name.trim()) invalid({ field: 'name', reason: 'empty' });
     const org: Org = { id: checkOptionalId(input.id, 'id'), name: input.name, timeZone, createdAt: this.deps.now() };
-    if (await this.store.getOrg(org.id)) throw zohoError('DUPLICATE_DATA', { field: 'id', value: org.id });
     await insertNew({ field: 'id', value: org.id }, this.store.transaction(async (tx) => {
       await tx.insertOrg(org);
       // Every Zoho org has these two profiles.
@@ -284,7 +283,6 @@ export class AdminService {
     const module = await this.moduleApiName(orgId, input.module);
     const owner = input.owner ? await this.findUser(orgId, input.owner) : await this.firstAdmin(orgId);
     const id = checkOptionalId(input.id, 'id');
-    if (await this.store.getRecord(orgId, id)) throw zohoError('DUPLICATE_DATA', { field: 'id', value: id });
     const now = this.deps.now();
     const record: CrmRecord = {
       id,
@@ -314,8 +312,7 @@ export class AdminService {
   }
 
   async deleteRecord(orgId: string, recordId: string): Promise<void> {
-    if (!(await this.store.getRecord(orgId, recordId))) notFound('record', recordId);
-    await this.deps.records.deleteCascade(orgId, recordId);
+    if (!(await this.deps.records.deleteCascade(orgId, recordId))) notFound('record', recordId);
   }
 
   async issueToken(orgId: string, input: NewToken): Promise<IssuedToken> {
@@ -342,7 +339,6 @@ export class AdminService {
       clientId: null,
       refreshTokenId: null,
     };
-    if (await this.store.findPrincipalByTokenHash(token.tokenHash)) throw zohoError('DUPLICATE_DATA', { field: 'value' });
     await insertNew({ field: 'value' }, this.store.insertToken(token));
     return { token, value };
   }
