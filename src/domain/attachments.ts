@@ -9,7 +9,7 @@ import { type AccessLookups, type Principal, type RecordAccess, authorizeRecord 
 import { type BlobJanitor, mayDiscardStaged } from './blob-cleanup.js';
 import type { Attachment } from './entities.js';
 import { zohoError } from './errors.js';
-import { isZohoId, newZohoId } from './ids.js';
+import { idList, isZohoId, newZohoId } from './ids.js';
 import type { DomainLogger } from './logger.js';
 import type { ApiVersion } from './modules.js';
 import type { OperationName } from './operations.js';
@@ -118,10 +118,6 @@ export interface AttachmentPage {
   nextPageToken: string | null;
   previousPageToken: string | null;
   pageTokenExpiry: number | null;
-}
-
-export interface AttachmentDownload {
-  attachment: Attachment;
 }
 
 /** Attachment endpoints name the bad record id's position in the path (research/zoho-api.md §1.2). */
@@ -281,6 +277,8 @@ export class AttachmentService {
         ? decodePageToken(q.pageToken, access.record.id, now)
         : (positiveInt(q.page, 'page', 1, Number.MAX_SAFE_INTEGER) - 1) * perPage;
     const ids = q.ids === undefined ? undefined : q.ids.split(',').map((s) => s.trim()).filter((s) => isZohoId(s));
+    // At most a page's worth of ids: more could never be answered on one page.
+    if (ids && ids.length > MAX_PER_PAGE) throw zohoError('LIMIT_EXCEEDED', { param_name: 'ids', limit: MAX_PER_PAGE }, 'attachment.list');
     const rows = await this.deps.store.listAttachments(principal.org.id, access.record.id, { limit: perPage + 1, offset }, ids);
     const moreRecords = rows.length > perPage;
     const expiry = now + PAGE_TOKEN_LIFETIME_MS;
@@ -321,11 +319,7 @@ export class AttachmentService {
     idsParam: string | undefined,
   ): Promise<ItemResult<string>[]> {
     const { record } = await this.authorize(principal, 'attachment.bulkDelete', version, moduleName, recordId);
-    const ids = (idsParam ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-    if (ids.length === 0) throw zohoError('REQUIRED_PARAM_MISSING', { param_name: 'ids' }, 'attachment.bulkDelete');
-    if (ids.length > MAX_IDS_PER_BULK_DELETE) {
-      throw zohoError('LIMIT_EXCEEDED', { param_name: 'ids', limit: MAX_IDS_PER_BULK_DELETE }, 'attachment.bulkDelete');
-    }
+    const ids = idList(idsParam, MAX_IDS_PER_BULK_DELETE, 'attachment.bulkDelete');
     const orgId = principal.org.id;
     const results: ItemResult<string>[] = [];
     for (const id of ids) {

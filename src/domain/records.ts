@@ -13,7 +13,7 @@ import {
 import type { BlobJanitor } from './blob-cleanup.js';
 import type { CrmRecord } from './entities.js';
 import { ZohoError, zohoError } from './errors.js';
-import { isZohoId, newZohoId } from './ids.js';
+import { idList, isZohoId, newZohoId } from './ids.js';
 import type { DomainLogger } from './logger.js';
 import type { ApiVersion } from './modules.js';
 import type { ItemResult } from './results.js';
@@ -94,21 +94,25 @@ export class RecordService {
   }
 
   /** Deletes each id; a bad, foreign, locked or unshared id gets its own error and does not stop the others. */
-  async delete(principal: Principal, version: ApiVersion, moduleName: string, ids: readonly string[]): Promise<ItemResult<string>[]> {
+  async delete(
+    principal: Principal,
+    version: ApiVersion,
+    moduleName: string,
+    target: { idsParam: string | undefined } | { recordId: string },
+  ): Promise<ItemResult<string>[]> {
     const access = await authorizeModule(this.deps.access, principal, 'record.delete', version, moduleName);
-    if (ids.length === 0) throw zohoError('REQUIRED_PARAM_MISSING', { param_name: 'ids' }, 'record.delete');
-    if (ids.length > MAX_IDS_PER_DELETE) {
-      throw zohoError('LIMIT_EXCEEDED', { param_name: 'ids', limit: MAX_IDS_PER_DELETE }, 'record.delete');
-    }
+    const ids = 'recordId' in target ? [target.recordId] : idList(target.idsParam, MAX_IDS_PER_DELETE, 'record.delete');
     const results: ItemResult<string>[] = [];
     for (const id of ids) {
       try {
-        const record = await this.findInModule(principal, access.module.apiName, id);
-        if (!record) throw zohoError('INVALID_ID', { id }, 'record.delete');
-        checkRecordSharing(principal, 'record.delete', record, access.sharing);
-        checkRecordState('record.delete', record);
-        // A concurrent delete may have won the race since the lookup above.
-        if (!(await this.deleteCascade(principal.org.id, record.id))) throw zohoError('INVALID_ID', { id }, 'record.delete');
+        if (!isZohoId(id)) throw zohoError('INVALID_ID', { id }, 'record.delete');
+        // Judged on the locked row: a lock or a new owner set meanwhile counts.
+        const deleted = await this.deleteCascade(principal.org.id, id, (record) => {
+          if (!inModule(record, access.module.apiName)) throw zohoError('INVALID_ID', { id }, 'record.delete');
+          checkRecordSharing(principal, 'record.delete', record, access.sharing);
+          checkRecordState('record.delete', record);
+        });
+        if (!deleted) throw zohoError('INVALID_ID', { id }, 'record.delete');
         results.push({ ok: true, value: id });
       } catch (err) {
         if (!(err instanceof ZohoError)) throw err;
@@ -121,17 +125,19 @@ export class RecordService {
   private async findInModule(principal: Principal, module: string, id: string): Promise<CrmRecord | undefined> {
     if (!isZohoId(id)) return undefined;
     const record = await this.deps.store.getRecord(principal.org.id, id);
-    return record && record.module.toLowerCase() === module.toLowerCase() ? record : undefined;
+    return record && inModule(record, module) ? record : undefined;
   }
 
   /**
    * Removes the record, its photo and its attachments in one transaction, then their bytes. False when the record
-   * was already gone.
+   * was already gone. `check` judges the locked row first; what it throws stops the deletion.
    */
-  async deleteCascade(orgId: string, recordId: string): Promise<boolean> {
+  async deleteCascade(orgId: string, recordId: string, check?: (record: CrmRecord) => void): Promise<boolean> {
     const blobKeys = await this.deps.store.transaction(async (tx) => {
       await tx.lockRecord(orgId, recordId);
-      if (!(await tx.getRecord(orgId, recordId))) return undefined;
+      const record = await tx.getRecord(orgId, recordId);
+      if (!record) return undefined;
+      check?.(record);
       const keys: string[] = [];
       const photo = await tx.getPhoto(orgId, recordId);
       if (photo) {
@@ -146,6 +152,10 @@ export class RecordService {
     for (const key of blobKeys) this.deps.janitor.retire(key);
     return true;
   }
+}
+
+function inModule(record: CrmRecord, module: string): boolean {
+  return record.module.toLowerCase() === module.toLowerCase();
 }
 
 function recordItems(body: unknown): unknown[] {

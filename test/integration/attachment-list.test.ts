@@ -392,6 +392,16 @@ describe(`ids filter and empty lists (${BACKEND})`, () => {
     expectNoContent(await list(paged, { fields: 'File_Name', ids: 'abc' }));
   });
 
+  it('more than 200 ids → LIMIT_EXCEEDED (a page could never answer them); 200 are accepted', async () => {
+    const many = (n: number) => Array.from({ length: n }, (_, i) => (1_000_000_000_000_000_000n + BigInt(i)).toString());
+    const res = await list(paged, { fields: 'File_Name', ids: [pagedIds[0], ...many(200)].join(',') });
+    expect(res.status).toBe(400);
+    expect(res.json).toEqual({ code: 'LIMIT_EXCEEDED', details: { param_name: 'ids', limit: 200 }, message: 'the number of ids exceeds the limit', status: 'error' });
+    const ok = await list(paged, { fields: 'File_Name', ids: [pagedIds[0], ...many(199)].join(',') });
+    expectOk(ok);
+    expect(idsOf(ok)).toEqual([pagedIds[0]]);
+  });
+
   it('a record without attachments → 204 without a body, in every version', async () => {
     const empty = await server.createRecord('Leads', server.devToken, { Last_Name: 'Empty' });
     for (const v of VERSIONS) {

@@ -10,6 +10,7 @@ import type { Principal } from '../../domain/access.js';
 import { servedContentType } from '../../domain/content-types.js';
 import { recordDisplayName } from '../../domain/directory.js';
 import { type ZohoError, isZohoError, zohoError } from '../../domain/errors.js';
+import { notMultipart } from '../../domain/uploads.js';
 import type { ItemResult } from '../../domain/results.js';
 import type { Runtime } from '../../runtime.js';
 import { DiskBlobStore } from '../../storage/blobs/disk.js';
@@ -67,11 +68,10 @@ export function registerCrmRoutes(
   /** Names for users referenced by a response; a user since removed shows as their id. */
   const userNames = async (principal: Principal, ids: readonly string[]): Promise<UserNames> => {
     const users = new Map([[principal.user.id, principal.user]]);
-    for (const id of new Set(ids)) {
-      if (!users.has(id)) {
-        const u = await rt.store.getUser(principal.org.id, id);
-        if (u) users.set(id, u);
-      }
+    const others = [...new Set(ids)].filter((id) => !users.has(id));
+    // Concurrent lookups: on PostgreSQL each is a round trip, and a page may name several users.
+    for (const u of await Promise.all(others.map((id) => rt.store.getUser(principal.org.id, id)))) {
+      if (u) users.set(u.id, u);
     }
     return { nameOf: (id) => users.get(id)?.name ?? id, emailOf: (id) => users.get(id)?.email };
   };
@@ -97,7 +97,7 @@ export function registerCrmRoutes(
     if (method === 'POST') {
       const ticket = await rt.photos.prepareUpload(principal, r.version, r.module, r.recordId, queryParam(request.query, 'restrict_triggers'));
       if (!isMultipart(request.headers['content-type'])) {
-        throw zohoError('INVALID_REQUEST', { expected_type: 'Multipart Form Request' }, 'photo.upload');
+        throw notMultipart('photo.upload');
       }
       const body = uploadBody(request.raw, rt.config.photoMaxBytes);
       try {
@@ -145,7 +145,7 @@ export function registerCrmRoutes(
       body = uploadBody(request.raw, rt.config.attachmentMaxBytes);
     } else if (attachmentUrl === undefined) {
       // Neither a form nor the SDK's body-less link upload.
-      throw zohoError('INVALID_REQUEST', { expected_type: 'Multipart Form Request' }, 'attachment.upload');
+      throw notMultipart('attachment.upload');
     }
     let created;
     try {
@@ -191,16 +191,12 @@ export function registerCrmRoutes(
       const names = await userNames(principal, results.flatMap((x) => (x.ok ? [x.value.ownerId] : [])));
       return sendItems(reply, results, (rec) => recordAdded(principal.org, names, rec), 201);
     }
-    const ids = (queryParam(request.query, 'ids') ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0);
-    return sendItems(reply, await rt.records.delete(principal, r.version, r.module, ids), deletedItem);
+    return sendItems(reply, await rt.records.delete(principal, r.version, r.module, { idsParam: queryParam(request.query, 'ids') }), deletedItem);
   }
 
   async function record(principal: Principal, r: Resource<'record'>, request: FastifyRequest, reply: FastifyReply) {
     if (request.method === 'DELETE') {
-      return sendItems(reply, await rt.records.delete(principal, r.version, r.module, [r.recordId]), deletedItem);
+      return sendItems(reply, await rt.records.delete(principal, r.version, r.module, { recordId: r.recordId }), deletedItem);
     }
     const found = await rt.records.get(principal, r.version, r.module, r.recordId);
     const names = await userNames(principal, [found.ownerId, found.createdBy, found.modifiedBy]);

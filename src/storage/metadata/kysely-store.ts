@@ -444,15 +444,6 @@ export class KyselyMetadataStore implements MetadataStore {
   async insertProfile(profile: Profile): Promise<void> {
     await uniquely(this.db.insertInto('profiles').values(fromProfile(profile)).execute());
   }
-  async getProfile(orgId: string, id: string): Promise<Profile | undefined> {
-    const r = await this.db
-      .selectFrom('profiles')
-      .selectAll()
-      .where('org_id', '=', orgId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return r && toProfile(r);
-  }
   async listProfiles(orgId: string): Promise<Profile[]> {
     return (
       await this.db.selectFrom('profiles').selectAll().where('org_id', '=', orgId).orderBy('created_at').orderBy('id').execute()
@@ -698,7 +689,9 @@ export class KyselyMetadataStore implements MetadataStore {
     let q = this.db.selectFrom('attachments').selectAll().where('org_id', '=', orgId).where('record_id', '=', recordId);
     if (ids) {
       if (ids.length === 0) return [];
-      q = q.where('id', 'in', ids.slice(0, IN_CHUNK));
+      // The domain bounds the list (a page's worth); silently answering for fewer ids would be wrong.
+      if (ids.length > IN_CHUNK) throw new Error(`listAttachments: at most ${IN_CHUNK} ids`);
+      q = q.where('id', 'in', ids);
     }
     return (
       await q
@@ -904,10 +897,6 @@ export class KyselyMetadataStore implements MetadataStore {
       })
       .where('id', '=', id)
       .execute();
-  }
-  async getOutboxEvent(orgId: string, id: string): Promise<OutboxEvent | undefined> {
-    const r = await this.db.selectFrom('outbox_events').selectAll().where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
-    return r && toOutbox(r);
   }
   async listOutboxEvents(orgId: string, filter: { status?: OutboxStatus | undefined }, page: Page): Promise<OutboxEvent[]> {
     let q = this.db.selectFrom('outbox_events').selectAll().where('org_id', '=', orgId);
