@@ -196,11 +196,13 @@ export class PhotoService {
     const orgId = principal.org.id;
     const { removed, queued } = await this.deps.store.transaction(async (tx) => {
       await tx.lockRecord(orgId, record.id);
+      // The state may have changed since the check above (a lock set meanwhile): judge it again under the lock.
+      const current = await tx.getRecord(orgId, record.id);
+      if (current) checkRecordState('photo.delete', current);
       const photo = await tx.getPhoto(orgId, record.id);
       if (!photo) throw zohoError('NO_SUCH_PHOTO', {}, 'photo.delete');
       await tx.deletePhoto(orgId, record.id);
       const now = this.deps.now();
-      const current = await tx.getRecord(orgId, record.id);
       if (current?.state === 'photo_rejected') await tx.setRecordState(orgId, record.id, 'normal', now);
       const queued = await queueWorkflowEvents(tx, this.change(principal, module.apiName, record.id, 'photo_deleted', now, photoFacts(photo)));
       return { removed: photo, queued };
