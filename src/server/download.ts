@@ -55,17 +55,14 @@ export async function sendDownload(
     return sendError(reply, zohoError('RANGE_NOT_SATISFIABLE', { size: d.size }));
   }
   const range = outcome.kind === 'partial' ? outcome.range : undefined;
+  const sized = (total: number) =>
+    range
+      ? reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${total}`).header('content-length', String(range.end - range.start + 1))
+      : reply.code(200).header('content-length', String(total));
+  // HEAD answers from the metadata: opening the bytes (a GET on S3) only to drop them would cost a read for nothing.
+  if (request.method === 'HEAD') return sized(d.size).send();
   const reader = await d.open(range);
   if (!reader) return opts.onGone();
-  if (range) {
-    reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${reader.size}`);
-    reply.header('content-length', String(range.end - range.start + 1));
-  } else {
-    reply.code(200).header('content-length', String(reader.size));
-  }
-  if (request.method === 'HEAD') {
-    reader.stream.destroy();
-    return reply.send();
-  }
+  sized(reader.size);
   return reply.send(reader.bytes ?? reader.stream);
 }
