@@ -73,8 +73,6 @@ const seedSchema = z.object({
   ),
 });
 
-export type SeedDocument = z.input<typeof seedSchema>;
-
 export interface SeedReport {
   orgs: { id: string; name: string }[];
   /** Token values minted by this seed (those the file did not fix), shown once. */

@@ -139,8 +139,3 @@ export function zohoError(name: ErrorName, details: ErrorDetails = {}, operation
 export function isZohoError(err: unknown): err is ZohoError {
   return err instanceof ZohoError;
 }
-
-/** Text of a catalog entry, for tests and docs. */
-export function catalogMessage(name: ErrorName, operation?: OperationName): string {
-  return messageFor(ERROR_CATALOG[name], operation);
-}

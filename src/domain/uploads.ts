@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { isZohoError, type ZohoError, zohoError } from './errors.js';
+import type { OperationName } from './operations.js';
 
 export interface FilePart {
   kind: 'file';
@@ -40,5 +41,10 @@ export function cleanFileName(name: string | undefined, fallback: string): strin
  * is answered as a malformed request, never as the server's own failure.
  */
 export function clientBodyError(err: unknown): ZohoError {
-  return isZohoError(err) ? err : zohoError('INVALID_REQUEST', { expected_type: 'Multipart Form Request' });
+  return isZohoError(err) ? err : notMultipart();
+}
+
+/** An upload that is not a readable multipart/form-data request. */
+export function notMultipart(operation?: OperationName): ZohoError {
+  return zohoError('INVALID_REQUEST', { expected_type: 'Multipart Form Request' }, operation);
 }

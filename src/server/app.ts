@@ -3,9 +3,10 @@
  * limits), Zoho-shaped errors for everything including unknown paths, malformed requests and unexpected failures,
  * and the operational endpoints (`/healthz`, `/readyz`, `/metrics`).
  */
+import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
-import { isZohoError, zohoError } from '../domain/errors.js';
+import { type ZohoError, isZohoError, zohoError } from '../domain/errors.js';
 import type { Runtime } from '../runtime.js';
 import { JSON_TYPE, sendError, sendJson } from './http.js';
 import { ServerMetrics } from './metrics.js';
@@ -34,8 +35,13 @@ export interface CrmMediaServer {
   beginClosing(): void;
 }
 
-const CLIENT_ERROR_BODY = JSON.stringify(zohoError('INVALID_REQUEST').toBody());
-const REQUEST_TIMEOUT_BODY = JSON.stringify(zohoError('REQUEST_TIMEOUT').toBody());
+/** A complete HTTP/1.1 response for a catalog error, written to a socket Fastify has not taken over. */
+function rawErrorResponse(err: ZohoError): string {
+  const body = JSON.stringify(err.toBody());
+  return `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status]}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+const CLIENT_ERROR_RESPONSE = rawErrorResponse(zohoError('INVALID_REQUEST'));
+const REQUEST_TIMEOUT_RESPONSE = rawErrorResponse(zohoError('REQUEST_TIMEOUT'));
 
 export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
   const metrics = new ServerMetrics();
@@ -65,10 +71,7 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
       const response = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
       if (!socket.writable || response?.headersSent) return socket.destroy();
       const timedOut = (err as { code?: string }).code === 'ERR_HTTP_REQUEST_TIMEOUT';
-      const body = timedOut ? REQUEST_TIMEOUT_BODY : CLIENT_ERROR_BODY;
-      socket.end(
-        `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
+      socket.end(timedOut ? REQUEST_TIMEOUT_RESPONSE : CLIENT_ERROR_RESPONSE);
     },
   });
 
@@ -109,7 +112,6 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
 
   app.setErrorHandler((err, request, reply) => {
     if (isZohoError(err)) return sendError(reply, err);
-    if ((err as { code?: string }).code === 'FST_ERR_BAD_URL') return sendError(reply, zohoError('INVALID_URL_PATTERN'));
     // Everything else is a defect or an outage: log it whole, answer with the fixed text only.
     request.log.error({ err, method: request.method, url: request.url }, 'unhandled error');
     if (reply.sent) return;

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { zohoError } from '../domain/errors.js';
-import type { UploadBody, UploadPart } from '../domain/uploads.js';
+import { type UploadBody, type UploadPart, notMultipart } from '../domain/uploads.js';
 
 export interface MultipartLimits {
   /** Hard ceiling for one file part; the consumer normally enforces a lower one first. */
@@ -55,7 +55,7 @@ export class MultipartBody implements UploadBody {
       });
     } catch {
       // No or malformed boundary.
-      throw zohoError('INVALID_REQUEST', { expected_type: 'Multipart Form Request' });
+      throw notMultipart();
     }
     const p = this.parser;
     p.on('file', (name, stream, info) => {
@@ -75,7 +75,7 @@ export class MultipartBody implements UploadBody {
     p.on('filesLimit', () => this.fail(zohoError('MORE_THAN_ONE_FILE')));
     p.on('fieldsLimit', () => this.fail(zohoError('INVALID_DATA', { limit: MAX_FIELDS, of: 'fields' })));
     p.on('partsLimit', () => this.fail(zohoError('INVALID_DATA', { limit: MAX_PARTS, of: 'parts' })));
-    p.on('error', () => this.fail(zohoError('INVALID_REQUEST', { expected_type: 'Multipart Form Request' })));
+    p.on('error', () => this.fail(notMultipart()));
     p.on('close', () => {
       clearTimeout(this.deadline);
       this.finished = true;

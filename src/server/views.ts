@@ -4,8 +4,7 @@
  */
 import type { AttachmentField, AttachmentPage } from '../domain/attachments.js';
 import type { DirectoryUser, FieldInfo, ModuleListing } from '../domain/directory.js';
-import type { Attachment, CrmRecord, Org, User } from '../domain/entities.js';
-import type { ZohoError } from '../domain/errors.js';
+import type { Attachment, CrmRecord, Org } from '../domain/entities.js';
 import { formatZohoTime } from '../domain/time.js';
 
 export interface UserNames {
@@ -44,10 +43,6 @@ export function deletedItem(id: string) {
   return { code: 'SUCCESS', details: { id }, message: 'record deleted', status: 'success' };
 }
 
-export function errorItem(err: ZohoError) {
-  return err.toBody();
-}
-
 export function recordAdded(org: Org, users: UserNames, r: CrmRecord) {
   return {
     code: 'SUCCESS',
@@ -76,14 +71,6 @@ export function recordView(org: Org, users: UserNames, r: CrmRecord): Record<str
     $approval_state: r.state === 'awaiting_approval' ? 'approval_process_pending' : 'approved',
     $locked_for_me: r.state === 'zia_vision_processing' || r.state === 'merge_in_progress',
     id: r.id,
-  };
-}
-
-export function usersOf(list: readonly User[]): UserNames {
-  const byId = new Map(list.map((u) => [u.id, u]));
-  return {
-    nameOf: (id) => byId.get(id)?.name ?? id,
-    emailOf: (id) => byId.get(id)?.email,
   };
 }
 

@@ -62,7 +62,6 @@ export interface MetadataStore {
   listOrgs(): Promise<Org[]>;
 
   insertProfile(profile: Profile): Promise<void>;
-  getProfile(orgId: string, id: string): Promise<Profile | undefined>;
   listProfiles(orgId: string): Promise<Profile[]>;
 
   insertUser(user: User): Promise<void>;
@@ -136,7 +135,6 @@ export interface MetadataStore {
     id: string,
     change: Pick<OutboxEvent, 'status' | 'attempts' | 'nextAttemptAt' | 'lastError' | 'deliveredAt'>,
   ): Promise<void>;
-  getOutboxEvent(orgId: string, id: string): Promise<OutboxEvent | undefined>;
   listOutboxEvents(orgId: string, filter: { status?: OutboxStatus | undefined }, page: Page): Promise<OutboxEvent[]>;
   insertDeliveryAttempt(attempt: DeliveryAttempt): Promise<void>;
   listDeliveryAttempts(eventId: string): Promise<DeliveryAttempt[]>;
