@@ -4,6 +4,7 @@
  * concurrency and client aborts.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bmp, gif, jpeg, pad, png, pngHeaderOnly } from '../helpers/images.js';
 import { type MultipartBody, filePart, multipart, streamedFilePart } from '../helpers/multipart.js';
@@ -466,6 +467,34 @@ describe(`a server with photoMaxBytes = 1 MiB (${BACKEND})`, () => {
     await expectBlobs(small, before);
     await expectNoTempFiles(small);
     expectNoPhoto(await download(record, photoPath(record), small));
+  });
+});
+
+describe(`the size limit is enforced while reading (${BACKEND})`, () => {
+  it('the 415 arrives while the client is still sending a 50 MiB body, long before its end', async () => {
+    const srv = await TestServer.start({ photoMaxBytes: MiB });
+    try {
+      const record = await srv.createRecord('Leads');
+      const { body, contentType } = streamedFilePart(png(10, 10), 50 * MiB);
+      let sent = 0;
+      let done = false;
+      // Paced after the first 2 MiB, so that the answer has time to arrive before the body ends.
+      async function* paced() {
+        for await (const chunk of body) {
+          sent += chunk.length;
+          if (sent > 2 * MiB) await sleep(2);
+          yield chunk;
+        }
+        done = true;
+      }
+      const res = await srv.api('POST', photoPath(record), { headers: { 'content-type': contentType }, body: paced() });
+      const sentWhenAnswered = sent;
+      expectZohoError(res, TOO_LARGE);
+      expect(done).toBe(false);
+      expect(sentWhenAnswered).toBeLessThan(10 * MiB);
+    } finally {
+      await srv.stop();
+    }
   });
 });
 
