@@ -6,7 +6,7 @@
  * recognise the repeat by the `X-CRM-Media-Delivery` header (the event id).
  */
 import { createHmac } from 'node:crypto';
-import type { OutboxEvent } from '../domain/entities.js';
+import type { OutboxEvent, WorkflowRule } from '../domain/entities.js';
 import { newZohoId } from '../domain/ids.js';
 import type { DomainLogger } from '../domain/logger.js';
 import type { MetadataStore } from '../storage/metadata/store.js';
@@ -93,12 +93,19 @@ export class WebhookDeliverer {
     const now = this.opts.now();
     // The lease outlives any attempt (timeout) by a margin, so a live holder never loses its claim mid-attempt.
     const events = await this.store.claimDueEvents(now, now + this.opts.timeoutMs + 30_000, this.opts.batch);
-    await Promise.all(events.map((e) => this.attempt(e)));
+    // One lookup per rule, not per event: a batch is usually many events of few rules.
+    const rules = new Map<string, Promise<WorkflowRule | undefined>>();
+    const ruleOf = (e: OutboxEvent) => {
+      const key = `${e.orgId}/${e.ruleId}`;
+      let rule = rules.get(key);
+      if (!rule) rules.set(key, (rule = this.store.getWorkflowRule(e.orgId, e.ruleId)));
+      return rule;
+    };
+    await Promise.all(events.map(async (e) => this.attempt(e, await ruleOf(e))));
     return events.length;
   }
 
-  private async attempt(event: OutboxEvent): Promise<void> {
-    const rule = await this.store.getWorkflowRule(event.orgId, event.ruleId);
+  private async attempt(event: OutboxEvent, rule: WorkflowRule | undefined): Promise<void> {
     const attempt = event.attempts + 1;
     const startedAt = this.opts.now();
     let statusCode: number | null = null;
