@@ -5,7 +5,7 @@
  * The target must be empty; the source is only read.
  */
 import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
+import { Inspector } from '../streams/inspector.js';
 import type { BlobStore } from './blobs/store.js';
 import type { MetadataStore } from './metadata/store.js';
 
@@ -34,16 +34,11 @@ export interface MigrationProgress {
 async function copyBlob(from: BlobStore, to: BlobStore, key: string, expectedSha256: string | null): Promise<{ key: string; size: number; sha256: string }> {
   const source = await from.open(key);
   if (!source) throw new MigrationError(`blob ${key} is referenced but missing from the source store`);
-  const hash = createHash('sha256');
-  const hashing = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
+  // The upload path's own pass-through stage, with no size limit: it hashes what crosses it.
+  const hashing = new Inspector({ maxBytes: Number.POSITIVE_INFINITY, hash: true, tooLarge: () => new Error('unreachable') });
   source.stream.on('error', (err) => hashing.destroy(err));
   const written = await to.put(source.stream.pipe(hashing));
-  const sha256 = hash.digest('hex');
+  const sha256 = hashing.sha256!;
   if (expectedSha256 !== null && sha256 !== expectedSha256) {
     await to.delete(written.key);
     throw new MigrationError(`blob ${key}: source bytes do not match the hash recorded at upload`);
