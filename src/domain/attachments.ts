@@ -10,6 +10,7 @@ import { type BlobJanitor, mayDiscardStaged } from './blob-cleanup.js';
 import type { Attachment } from './entities.js';
 import { zohoError } from './errors.js';
 import { idList, isZohoId, newZohoId } from './ids.js';
+import { isHttpLink } from './links.js';
 import type { DomainLogger } from './logger.js';
 import type { ApiVersion } from './modules.js';
 import type { OperationName } from './operations.js';
@@ -412,19 +413,9 @@ function checkedTitle(title: string): string {
   return title;
 }
 
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
-
 function validLink(raw: string): string {
   const value = raw.trim();
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
-  // The URL parser silently drops tabs and line breaks; a link holding any control character is refused instead.
-  const invalid = !url || (url.protocol !== 'http:' && url.protocol !== 'https:') || value.length > MAX_URL_LENGTH || CONTROL_CHARACTER.test(value);
-  if (invalid) {
+  if (!isHttpLink(value) || value.length > MAX_URL_LENGTH) {
     throw zohoError('INVALID_DATA', { param_name: 'attachmentUrl' }, 'attachment.upload');
   }
   return value;

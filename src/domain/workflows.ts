@@ -4,11 +4,12 @@
  * exactly when its change was committed; a delivery worker sends them afterwards.
  */
 import type { MetadataStore, Page } from '../storage/metadata/store.js';
+import { resolveModule } from './access.js';
 import type { DeliveryAttempt, OutboxEvent, OutboxStatus, User, WorkflowEvent, WorkflowRule } from './entities.js';
 import { WORKFLOW_EVENTS } from './entities.js';
 import { zohoError } from './errors.js';
 import { newZohoId } from './ids.js';
-import { standardModule } from './modules.js';
+import { isHttpLink } from './links.js';
 import { formatZohoTime } from './time.js';
 
 export interface ChangeEvent {
@@ -83,17 +84,9 @@ export class WorkflowAdmin {
     if (!(WORKFLOW_EVENTS as readonly string[]).includes(input.event)) {
       throw zohoError('INVALID_DATA', { field: 'event', allowed: WORKFLOW_EVENTS });
     }
-    const module = standardModule(input.module)?.apiName ?? (await this.store.getModuleSetting(orgId, input.module))?.apiName;
+    const module = (await resolveModule(this.store, orgId, input.module))?.module.apiName;
     if (!module) throw zohoError('INVALID_DATA', { field: 'module', reason: 'no such module in this org' });
-    let url: URL | undefined;
-    try {
-      url = new URL(input.url);
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw zohoError('INVALID_DATA', { field: 'url', reason: 'an absolute http(s) URL' });
-    }
+    if (!isHttpLink(input.url)) throw zohoError('INVALID_DATA', { field: 'url', reason: 'an absolute http(s) URL' });
     if (!input.name.trim()) throw zohoError('INVALID_DATA', { field: 'name', reason: 'empty' });
     const rule: WorkflowRule = {
       id: newZohoId(),
@@ -101,7 +94,7 @@ export class WorkflowAdmin {
       name: input.name,
       module,
       event: input.event as WorkflowEvent,
-      webhookUrl: url.toString(),
+      webhookUrl: new URL(input.url).toString(),
       secret: input.secret ?? null,
       active: input.active ?? true,
       createdAt: this.now(),
