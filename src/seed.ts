@@ -5,70 +5,20 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { adminSchemas } from './admin-schemas.js';
 import type { AdminService } from './domain/admin.js';
-import { RECORD_STATES, SHARING_SETTINGS } from './domain/entities.js';
 import { standardModule } from './domain/modules.js';
 import { hashToken } from './domain/tokens.js';
 import type { MetadataStore } from './storage/metadata/store.js';
 
-const permissions = z.object({
-  view: z.boolean().default(false),
-  create: z.boolean().default(false),
-  edit: z.boolean().default(false),
-  delete: z.boolean().default(false),
-});
-
 const seedSchema = z.object({
   orgs: z.array(
-    z.object({
-      id: z.string().optional(),
-      name: z.string().min(1),
-      time_zone: z.string().optional(),
-      profiles: z
-        .array(
-          z.object({
-            id: z.string().optional(),
-            name: z.string().min(1),
-            admin: z.boolean().optional(),
-            permissions: z.record(z.string(), permissions).optional(),
-          }),
-        )
-        .default([]),
-      users: z
-        .array(z.object({ id: z.string().optional(), name: z.string().min(1), email: z.string(), profile: z.string() }))
-        .default([]),
-      modules: z
-        .array(
-          z.object({
-            api_name: z.string(),
-            singular: z.string().optional(),
-            plural: z.string().optional(),
-            sharing: z.enum(SHARING_SETTINGS).optional(),
-          }),
-        )
-        .default([]),
-      records: z
-        .array(
-          z.object({
-            id: z.string().optional(),
-            module: z.string(),
-            owner: z.string().optional(),
-            state: z.enum(RECORD_STATES).optional(),
-            data: z.record(z.string(), z.unknown()).optional(),
-          }),
-        )
-        .default([]),
-      tokens: z
-        .array(
-          z.object({
-            user: z.string(),
-            value: z.string().optional(),
-            scopes: z.string().optional(),
-            expires_in: z.number().positive().nullable().optional(),
-            label: z.string().optional(),
-          }),
-        )
-        .default([]),
+    adminSchemas.org.extend({
+      profiles: z.array(adminSchemas.profile).default([]),
+      users: z.array(adminSchemas.user).default([]),
+      modules: z.array(adminSchemas.module).default([]),
+      records: z.array(adminSchemas.record).default([]),
+      tokens: z.array(adminSchemas.token).default([]),
     }),
   ),
 });
