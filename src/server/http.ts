@@ -3,8 +3,9 @@
  * bodies.
  */
 import type { IncomingMessage } from 'node:http';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type ZohoError, zohoError } from '../domain/errors.js';
+import { drainRest } from './drain.js';
 
 /** Zoho answers every JSON body, errors included, with this type (the official SDK picks its parser from it). */
 export const JSON_TYPE = 'application/json;charset=UTF-8';
@@ -33,18 +34,25 @@ function encodeRfc5987(value: string): string {
   return encodeURIComponent(value).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-/** Reads a JSON request body of at most `maxBytes`; anything longer or not JSON is INVALID_DATA. */
-export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+/** A whole request body of at most `maxBytes`; undefined as soon as it is longer (the rest stays unread). */
+export async function readBounded(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBytes) throw zohoError('REQUEST_BODY_TOO_LARGE', { maximum_bytes: maxBytes });
+    if (size > maxBytes) return undefined;
     chunks.push(chunk);
   }
-  if (size === 0) throw zohoError('INVALID_DATA', { expected_data_type: 'jsonobject' });
+  return Buffer.concat(chunks);
+}
+
+/** Reads a JSON request body of at most `maxBytes`; anything longer or not JSON is INVALID_DATA. */
+export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const body = await readBounded(req, maxBytes);
+  if (!body) throw zohoError('REQUEST_BODY_TOO_LARGE', { maximum_bytes: maxBytes });
+  if (body.length === 0) throw zohoError('INVALID_DATA', { expected_data_type: 'jsonobject' });
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return JSON.parse(body.toString('utf8')) as unknown;
   } catch {
     throw zohoError('INVALID_DATA', { expected_data_type: 'jsonobject' });
   }
@@ -62,4 +70,19 @@ export function queryParam(query: unknown, name: string): string | undefined {
   const v = (query as Record<string, unknown> | undefined)?.[name];
   if (Array.isArray(v)) return typeof v[0] === 'string' ? v[0] : undefined;
   return typeof v === 'string' ? v : undefined;
+}
+
+/** Answers with a Zoho error, then discards (boundedly) whatever of the request body was not read. */
+export function rejectRequest(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  err: ZohoError,
+  limits: { maxBytes: number; maxMs: number },
+): FastifyReply {
+  // A client too slow to send its body in time gets a moment to read the answer, not the usual drain.
+  const timedOut = err.entry === 'REQUEST_TIMEOUT';
+  if (timedOut) reply.header('connection', 'close');
+  const sent = sendError(reply, err);
+  if (hasBody(request.raw)) drainRest(request.raw, timedOut ? { ...limits, maxMs: 1_000 } : limits);
+  return sent;
 }

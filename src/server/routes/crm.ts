@@ -9,16 +9,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../../domain/access.js';
 import { servedContentType } from '../../domain/content-types.js';
 import { recordDisplayName } from '../../domain/directory.js';
-import { type ZohoError, isZohoError, zohoError } from '../../domain/errors.js';
-import { notMultipart } from '../../domain/uploads.js';
+import { isZohoError, zohoError } from '../../domain/errors.js';
 import type { ItemResult } from '../../domain/results.js';
+import { notMultipart } from '../../domain/uploads.js';
 import type { Runtime } from '../../runtime.js';
 import { DiskBlobStore } from '../../storage/blobs/disk.js';
 import { tokenFromAuthorization } from '../auth.js';
 import { type CrmResource, operationOf, parseCrmPath } from '../crm-path.js';
 import { type DownloadOptions, sendDownload } from '../download.js';
-import { drainRest } from '../drain.js';
-import { hasBody, queryParam, readJsonBody, sendError, sendJson } from '../http.js';
+import { queryParam, readJsonBody, rejectRequest, sendJson } from '../http.js';
 import type { ServerMetrics } from '../metrics.js';
 import { MultipartBody, isMultipart } from '../multipart.js';
 import {
@@ -254,21 +253,6 @@ export function registerCrmRoutes(
   };
   app.all('/crm/*', handler);
   return handler;
-}
-
-/** Answers with a Zoho error, then discards (boundedly) whatever of the request body was not read. */
-export function rejectRequest(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  err: ZohoError,
-  limits: { maxBytes: number; maxMs: number },
-): FastifyReply {
-  // A client too slow to send its body in time gets a moment to read the answer, not the usual drain.
-  const timedOut = err.entry === 'REQUEST_TIMEOUT';
-  if (timedOut) reply.header('connection', 'close');
-  const sent = sendError(reply, err);
-  if (hasBody(request.raw)) drainRest(request.raw, timedOut ? { ...limits, maxMs: 1_000 } : limits);
-  return sent;
 }
 
 /**

@@ -8,20 +8,14 @@ import { isZohoError } from '../../domain/errors.js';
 import type { TokenParams } from '../../domain/oauth.js';
 import type { Runtime } from '../../runtime.js';
 import { drainRest } from '../drain.js';
-import { hasBody, sendJson } from '../http.js';
+import { hasBody, readBounded, sendJson } from '../http.js';
 import { MultipartBody, isMultipart } from '../multipart.js';
 
 const MAX_FORM_BYTES = 64 * 1024;
 
 async function readUrlencoded(request: FastifyRequest): Promise<TokenParams | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request.raw as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_FORM_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+  const body = await readBounded(request.raw, MAX_FORM_BYTES);
+  return body && Object.fromEntries(new URLSearchParams(body.toString('utf8')));
 }
 
 async function readMultipartFields(request: FastifyRequest): Promise<TokenParams> {
