@@ -14,13 +14,15 @@ import { fileURLToPath } from 'node:url';
 import { makeRunCell } from './lib/cell.mjs';
 import { standardSets } from './lib/fixtures.mjs';
 import { killAllChildrenSync } from './lib/proc.mjs';
-import { CrmSystem } from './lib/systems.mjs';
+import { BaselineSystem, CRM_NODE_FLAGS, CrmSystem } from './lib/systems.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
 const CELLS = {
   'photo-up-1m-c16': { id: 'photo-up-1m-c16', kind: 'photo-up', size: MiB, conc: 16 },
   'photo-up-1m-c1': { id: 'photo-up-1m-c1', kind: 'photo-up', size: MiB, conc: 1 },
+  'photo-down-1m-c1': { id: 'photo-down-1m-c1', kind: 'photo-down', size: MiB, conc: 1 },
+  'photo-down-1m-c16': { id: 'photo-down-1m-c16', kind: 'photo-down', size: MiB, conc: 16 },
   'photo-down-1m-c64': { id: 'photo-down-1m-c64', kind: 'photo-down', size: MiB, conc: 64 },
   'photo-get-20k-c64': { id: 'photo-get-20k-c64', kind: 'photo-down', size: 20 * 1024, conc: 64 },
   'att-up-8m-c16': { id: 'att-up-8m-c16', kind: 'att-up', size: 8 * MiB, conc: 16 },
@@ -65,7 +67,7 @@ function summarize(file) {
       .slice(0, n)
       .map(([k, us]) => `  ${((100 * us) / total).toFixed(1).padStart(5)} %  ${k}`)
       .join('\n');
-  return `total sampled ${(total / 1e6).toFixed(1)} s\nby module / package (self time):\n${top(mod, 15)}\nby function (self time):\n${top(fn, 25)}`;
+  return `total sampled ${(total / 1e6).toFixed(1)} s\nby module / package (self time):\n${top(mod, 15)}\nby function (self time):\n${top(fn, Number(process.env.PROFILE_TOP ?? 25))}`;
 }
 
 async function main() {
@@ -74,7 +76,11 @@ async function main() {
     if (!cell) throw new Error(`unknown cell ${id}; known: ${Object.keys(CELLS).join(', ')}`);
     const dir = join(tmp, `prof-${id}`);
     mkdirSync(dir, { recursive: true });
-    const sys = new CrmSystem(ctx, { id: `crm-prof-${id}`, label: 'crm-media (sqlite-disk, --cpu-prof)', backend: 'sqlite', nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] });
+    const profArgs = ['--cpu-prof', '--cpu-prof-dir', dir];
+    const sys =
+      process.env.PROFILE_SYSTEM === 'baseline'
+        ? new BaselineSystem(ctx, { nodeArgs: profArgs })
+        : new CrmSystem(ctx, { id: `crm-prof-${id}`, label: 'crm-media (sqlite-disk, --cpu-prof)', backend: 'sqlite', nodeArgs: [...CRM_NODE_FLAGS, ...profArgs] });
     try {
       await sys.start();
       await sys.prepare([cell]);

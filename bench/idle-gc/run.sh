@@ -27,5 +27,5 @@ run() {
   rm -rf "$dir"
   echo "$flags | after ${IDLE}s idle: $after | major GCs in those 10 s: $majors"
 }
-run "--no-memory-reducer --max-semi-space-size=32"
-run "--no-memory-reducer --max-semi-space-size=32 --min-semi-space-size=16"
+run "--no-memory-reducer --max-semi-space-size=32 --initial-old-space-size=64"
+run "--no-memory-reducer --max-semi-space-size=32 --initial-old-space-size=64 --min-semi-space-size=16"

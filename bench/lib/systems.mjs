@@ -13,6 +13,12 @@ import { join } from 'node:path';
 import { getHash, http, mapLimit, spread } from './http.mjs';
 import { SERVER_CPU, freePort, pidsByComm, spawnPinned, stopChild, waitForOutput } from './proc.mjs';
 
+/**
+ * The node flags `npm start` and the crm-media bin use (docs/architecture.md, "Node flags");
+ * BENCH_CRM_NODE_OPTIONS replaces them for A/B experiments.
+ */
+export const CRM_NODE_FLAGS = (process.env.BENCH_CRM_NODE_OPTIONS ?? '--no-memory-reducer --max-semi-space-size=32 --initial-old-space-size=64').split(/\s+/).filter(Boolean);
+
 export const TOKEN = 'bench-token-0123456789abcdef';
 const AUTH = { authorization: `Zoho-oauthtoken ${TOKEN}` };
 const VERIFY_SAMPLE = Number(process.env.BENCH_VERIFY_SAMPLE ?? 32);
@@ -66,10 +72,7 @@ export class CrmSystem {
     this.label = opts.label;
     this.backend = opts.backend;
     this.extraEnv = opts.extraEnv ?? {};
-    // The node flags `npm start` and the crm-media bin use (docs/architecture.md, "Node flags");
-    // BENCH_CRM_NODE_OPTIONS replaces them for A/B experiments.
-    this.nodeArgs =
-      opts.nodeArgs ?? (process.env.BENCH_CRM_NODE_OPTIONS ?? '--no-memory-reducer --max-semi-space-size=32').split(/\s+/).filter(Boolean);
+    this.nodeArgs = opts.nodeArgs ?? CRM_NODE_FLAGS;
     this.dataDir = opts.dataDir ?? join(ctx.tmp, opts.id);
     this.pools = new Map(); // cell id -> record ids
     this.fixtures = new Map(); // fixture name -> [{ recordId, attachmentId?, variant }]
@@ -396,8 +399,10 @@ export class CrmSystem {
 // ---- node:http baseline -------------------------------------------------------------------------
 
 export class BaselineSystem {
-  constructor(ctx) {
+  /** @param opts { nodeArgs } extra node flags (bench/profile.mjs profiles the baseline with --cpu-prof) */
+  constructor(ctx, opts = {}) {
     this.ctx = ctx;
+    this.nodeArgs = opts.nodeArgs ?? [];
     this.id = 'baseline';
     this.label = 'node:http baseline';
     this.note = 'node:http + busboy, fs streams, fsync (no auth, no DB, no hashing)';
@@ -405,7 +410,7 @@ export class BaselineSystem {
   }
 
   async start() {
-    this.child = spawnPinned('baseline', SERVER_CPU, process.execPath, ['bench/baseline-server.mjs', '--port', '0', '--root', this.root], {
+    this.child = spawnPinned('baseline', SERVER_CPU, process.execPath, [...this.nodeArgs, 'bench/baseline-server.mjs', '--port', '0', '--root', this.root], {
       cwd: this.ctx.root,
       env: childEnv({}),
     });
