@@ -86,6 +86,26 @@ describe.each([
     expect((await readAll(part.stream)).equals(data.subarray(10, 20))).toBe(true);
   });
 
+  it.each([
+    ['empty', 0],
+    ['small (read in one go on disk)', 20_000],
+    ['at the one-read limit', 64 * 1024],
+    ['streamed', 1024 * 1024 + 3],
+  ])('reads back a %s blob when told its recorded size, whole and by range', async (_label, n) => {
+    const data = randomBytes(n);
+    const w = await h.store.put(Readable.from(n > 0 ? [data] : []));
+    const whole = (await h.store.open(w.key, undefined, { expectedSize: n }))!;
+    expect(whole.size).toBe(n);
+    const got = await readAll(whole.stream);
+    expect(got.equals(data)).toBe(true);
+    if (whole.bytes) expect(whole.bytes.equals(data)).toBe(true);
+    if (n === 0) return;
+    const range = { start: Math.floor(n / 3), end: n - 2 };
+    const part = (await h.store.open(w.key, range, { expectedSize: n }))!;
+    expect(part.size).toBe(n);
+    expect((await readAll(part.stream)).equals(data.subarray(range.start, range.end + 1))).toBe(true);
+  });
+
   it('stores an empty blob', async () => {
     const e = await h.store.put(Readable.from([]));
     expect(e.size).toBe(0);
@@ -165,5 +185,22 @@ describe.each([
       // s3rver implements neither ListMultipartUploads nor AbortMultipartUpload: the store reports 0, not an error.
       expect(await h.store.discardIncompleteWrites(Date.now())).toBe(0);
     }
+  });
+});
+
+describe('DiskBlobStore: a file that is not the recorded size', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await diskHarness();
+  });
+  afterAll(() => h?.cleanup());
+
+  it('serves what the file holds (with its real size) when a small read finds another length', async () => {
+    const w = await h.store.put(Readable.from([Buffer.from('twelve bytes')]));
+    // Told 5 bytes, the file holds 12: the one-shot read sees the difference and falls back to the file's own size.
+    const r = (await h.store.open(w.key, undefined, { expectedSize: 5 }))!;
+    expect(r.bytes).toBeUndefined();
+    expect(r.size).toBe(12);
+    expect((await readAll(r.stream)).toString()).toBe('twelve bytes');
   });
 });

@@ -106,28 +106,31 @@ export class DiskBlobStore implements BlobStore {
       if (isNotFound(err)) return undefined;
       throw err;
     }
-    const expected = opts?.expectedSize;
-    if (!range && expected !== undefined && expected <= SMALL_BLOB) {
-      // Small photos are most requests: one read into a buffer costs less than a stat and a stream.
+    // The size the metadata recorded is the file's (the bytes under a key never change), so a download costs no fstat.
+    let size = opts?.expectedSize;
+    if (!range && size !== undefined && size <= SMALL_BLOB) {
+      // Small photos are most requests: one read into a buffer costs less than a stream.
       try {
-        const bytes = Buffer.allocUnsafe(expected + 1);
-        const { bytesRead } = await handle.read(bytes, 0, expected + 1, 0);
-        if (bytesRead === expected) {
+        const bytes = Buffer.allocUnsafe(size + 1);
+        const { bytesRead } = await handle.read(bytes, 0, size + 1, 0);
+        if (bytesRead === size) {
           await handle.close();
-          const whole = bytes.subarray(0, expected);
-          return { size: expected, bytes: whole, stream: Readable.from([whole]) };
+          const whole = bytes.subarray(0, size);
+          return { size, bytes: whole, stream: Readable.from([whole]) };
         }
       } catch (err) {
         await handle.close().catch(() => {});
         throw err;
       }
-      // The file is not the size recorded (it cannot change under one key; be safe anyway): stream it.
+      // The file is not the size recorded (it cannot change under one key; be safe anyway): stream what it holds.
+      size = undefined;
     }
     try {
-      const { size } = await handle.stat();
-      // The stream owns the handle from here: it closes it at the end, on error, and when a client disconnects.
+      size ??= (await handle.stat()).size;
+      // The stream owns the handle from here: it closes it at the end, on error, and when a client disconnects. A
+      // stream that knows its last byte stops there instead of paying one more read to find the end of the file.
       const stream = handle.createReadStream({
-        ...(range ? { start: range.start, end: range.end } : {}),
+        ...(range ? { start: range.start, end: range.end } : size > 0 ? { start: 0, end: size - 1 } : {}),
         highWaterMark: 256 * 1024,
       });
       return { size, stream };

@@ -24,7 +24,10 @@ export interface BlobReader {
 }
 
 export interface OpenOptions {
-  /** The size the metadata recorded: lets a store read a small blob in one go instead of streaming it. */
+  /**
+   * The size the metadata recorded: a store may take it as the blob's size instead of asking for it, and read a
+   * small blob in one go instead of streaming it.
+   */
   expectedSize?: number;
 }
 
