@@ -36,6 +36,7 @@ export const DEFAULTS = {
   webhookMaxAttempts: 8,
   webhookRetryBaseMs: 1_000,
   webhookRetryMaxMs: 5 * 60_000,
+  accelCacheSeconds: 0,
 } as const;
 
 const bool = z.preprocess((v) => (typeof v === 'string' ? !['', '0', 'false', 'no', 'off'].includes(v.toLowerCase()) : v), z.boolean());
@@ -83,6 +84,12 @@ const configSchema = z.object({
    * for nginx to serve from its internal location mapped to `<data>/blobs/`.
    */
   accelRedirect: z.string().regex(/^\/(.*\/)?$/, 'an absolute path ending in /, e.g. /_protected/').optional(),
+  /**
+   * With X-Accel-Redirect: how long nginx may reuse one authorization (`X-Accel-Expires`) for the same URL and
+   * Authorization header, when its config caches them (docs/deployment.md). 0: every download is authorized here.
+   * Bounded by a minute because every revocation, deletion and permission change waits this long to apply.
+   */
+  accelCacheSeconds: z.coerce.number().int().min(0).max(60),
   /** This server's public base URL (the token endpoint's `api_domain`); default: from the request's Host. */
   publicUrl: z.string().url().optional(),
   /** `sha256` records a hash of every uploaded file (costs CPU on every upload); `none` does not. */
@@ -97,6 +104,9 @@ const configSchema = z.object({
 }).refine((c) => c.blobStore !== 's3' || c.s3Bucket !== undefined, {
   message: 'the s3 blob store needs a bucket (--s3-bucket / CRM_MEDIA_S3_BUCKET)',
   path: ['s3Bucket'],
+}).refine((c) => c.accelCacheSeconds === 0 || (c.accelRedirect !== undefined && c.blobStore === 'disk'), {
+  message: 'caching authorizations in nginx needs X-Accel-Redirect on the disk store (CRM_MEDIA_ACCEL_REDIRECT)',
+  path: ['accelCacheSeconds'],
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -132,6 +142,7 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   idleTimeoutMs: 'CRM_MEDIA_IDLE_TIMEOUT_MS',
   publicUrl: 'CRM_MEDIA_PUBLIC_URL',
   accelRedirect: 'CRM_MEDIA_ACCEL_REDIRECT',
+  accelCacheSeconds: 'CRM_MEDIA_ACCEL_CACHE_SECONDS',
   accessTokenLifetimeS: 'CRM_MEDIA_ACCESS_TOKEN_LIFETIME_S',
   contentHash: 'CRM_MEDIA_CONTENT_HASH',
   webhookPollMs: 'CRM_MEDIA_WEBHOOK_POLL_MS',

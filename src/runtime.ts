@@ -88,7 +88,10 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
       access.invalidate();
     },
   };
-  const janitor = new BlobJanitor(blobs, log, () => store.durable());
+  // Behind nginx, a hand-off (or a reused authorization) may name a retired file for up to the cache's lifetime,
+  // which nginx counts in whole seconds, plus a second of margin for the hand-off itself.
+  const handOffMs = config.accelRedirect && config.blobStore === 'disk' ? (config.accelCacheSeconds + 2) * 1000 : 0;
+  const janitor = new BlobJanitor(blobs, log, () => store.durable(), handOffMs);
   const records = new RecordService({ store, access, janitor, now, log });
   const webhooks = new WebhookDeliverer(store, {
     pollMs: config.webhookPollMs,

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { BlobStore } from '../storage/blobs/store.js';
 import { CommitOutcomeUnknownError } from '../storage/metadata/store.js';
 import type { DomainLogger } from './logger.js';
@@ -35,6 +36,11 @@ export class BlobJanitor {
     private readonly log: DomainLogger,
     /** Resolves once every change committed so far survives a crash (MetadataStore.durable). */
     private readonly durable: () => Promise<void>,
+    /**
+     * How long retired bytes outlive their row: behind nginx with X-Accel-Redirect, a download authorized just
+     * before the change (or an authorization nginx still reuses) names the old file and must still find it.
+     */
+    private readonly retireDelayMs = 0,
   ) {}
 
   /** Bytes no committed row ever pointed at (a staged upload that was refused). */
@@ -49,7 +55,10 @@ export class BlobJanitor {
   retire(key: string): void {
     this.track(
       this.durable().then(
-        () => removeBlobQuietly(this.blobs, key, this.log),
+        async () => {
+          if (this.retireDelayMs > 0) await sleep(this.retireDelayMs);
+          await removeBlobQuietly(this.blobs, key, this.log);
+        },
         (err: unknown) => this.log.warn({ err, blobKey: key }, 'not durable yet; the sweeper will remove the blob'),
       ),
     );

@@ -19,9 +19,14 @@ export interface Downloadable {
   open(range?: BlobRange): Promise<BlobReader | undefined>;
 }
 
+/** Downloads handed to nginx (disk store): where its internal location finds a blob, and for how long it may reuse one authorization. */
+export interface AccelRedirect {
+  path(blobKey: string): string;
+  cacheSeconds: number;
+}
+
 export interface DownloadOptions {
-  /** The internal nginx location for a blob key, when X-Accel-Redirect is enabled. */
-  accelPath?: ((blobKey: string) => string | undefined) | undefined;
+  accel?: AccelRedirect | undefined;
   /** What to answer when the bytes vanished between lookup and open (a concurrent replace or delete). */
   onGone(): FastifyReply | Promise<FastifyReply>;
 }
@@ -41,10 +46,14 @@ export async function sendDownload(
   reply.header('etag', etag);
   if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
 
-  const accel = opts.accelPath?.(d.blobKey);
-  if (accel) {
-    // nginx serves the bytes (and ranges) from its internal location; this reply carries only the headers.
-    return reply.code(200).header('x-accel-redirect', accel).send();
+  if (opts.accel) {
+    // nginx serves the bytes (and ranges) from its internal location; this reply carries only the headers. An
+    // explicit 0 keeps a proxy_cache_valid in someone's nginx config from reusing an authorization unasked.
+    return reply
+      .code(200)
+      .header('x-accel-redirect', opts.accel.path(d.blobKey))
+      .header('x-accel-expires', String(opts.accel.cacheSeconds))
+      .send();
   }
 
   const ifRange = request.headers['if-range'];

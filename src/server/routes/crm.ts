@@ -16,7 +16,7 @@ import type { Runtime } from '../../runtime.js';
 import { DiskBlobStore } from '../../storage/blobs/disk.js';
 import { tokenFromAuthorization } from '../auth.js';
 import { type CrmResource, operationOf, parseCrmPath } from '../crm-path.js';
-import { type DownloadOptions, sendDownload } from '../download.js';
+import { type AccelRedirect, type DownloadOptions, sendDownload } from '../download.js';
 import { queryParam, readJsonBody, rejectRequest, sendJson } from '../http.js';
 import type { ServerMetrics } from '../metrics.js';
 import { MultipartBody, isMultipart } from '../multipart.js';
@@ -56,9 +56,10 @@ export function registerCrmRoutes(
     maxMs: 15_000,
   };
   const accelPrefix = rt.config.accelRedirect;
-  const accelPath =
-    accelPrefix && rt.blobs instanceof DiskBlobStore
-      ? ((disk: DiskBlobStore) => (key: string) => `${accelPrefix}${disk.relativePath(key)}`)(rt.blobs)
+  const disk = rt.blobs instanceof DiskBlobStore ? rt.blobs : undefined;
+  const accel: AccelRedirect | undefined =
+    accelPrefix && disk
+      ? { path: (key) => `${accelPrefix}${disk.relativePath(key)}`, cacheSeconds: rt.config.accelCacheSeconds }
       : undefined;
 
   const authenticate = async (request: FastifyRequest): Promise<Principal> =>
@@ -78,7 +79,7 @@ export function registerCrmRoutes(
   const uploadBody = (req: IncomingMessage, maxFileBytes: number) =>
     new MultipartBody(req, { maxFileBytes, deadlineMs: rt.config.requestTimeoutMs });
   const noContent = (reply: FastifyReply) => () => reply.code(204).send();
-  const downloadOptions = (reply: FastifyReply): DownloadOptions => ({ accelPath, onGone: noContent(reply) });
+  const downloadOptions = (reply: FastifyReply): DownloadOptions => ({ accel, onGone: noContent(reply) });
 
   async function photo(principal: Principal, r: Resource<'photo'>, request: FastifyRequest, reply: FastifyReply) {
     const method = request.method;
