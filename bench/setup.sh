@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the optional bench cells need, from Debian's packages; safe to re-run, does nothing when present.
-#   bash bench/setup.sh nginx      (run by `BENCH_NGINX=1 npm run bench` when nginx is missing)
-# The bench starts its own nginx (non-daemon, loopback, config in a temp dir); the package's service is kept from
+# Installs nginx from Debian's packages; safe to re-run, does nothing when present.
+#   bash bench/setup.sh nginx      (run by .ci/run for test/integration/nginx-accel.test.ts, and by
+#                                   `BENCH_NGINX=1 npm run bench` when nginx is missing)
+# The tests and the bench start their own nginx (non-daemon, loopback, config in a temp dir); the package's service is kept from
 # starting during the install with a temporary policy-rc.d when the machine has none.
 set -euo pipefail
 
