@@ -12,7 +12,6 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +21,7 @@ import { ACCEL_PREFIX, STANDALONE_DIRS, crmMediaNginxSite, standaloneNginxConf }
 import { pad, png } from '../helpers/images.js';
 import { filePart } from '../helpers/multipart.js';
 import { type HttpResponse, TestServer, http } from '../helpers/server.js';
+import { freePort } from '../helpers/spawned-server.js';
 import { expectZohoError } from '../helpers/zoho.js';
 
 const BACKEND = process.env['CRM_MEDIA_TEST_BACKEND'] ?? 'sqlite-disk';
@@ -117,17 +117,6 @@ describe.skipIf(BACKEND !== 'sqlite-disk')('crm-media with CRM_MEDIA_ACCEL_REDIR
     }
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** nginx in the foreground with the documented site in front of `server`; stopped by `stop()`. */
 async function startNginx(server: TestServer): Promise<{ origin: string; stop(): Promise<void> }> {
