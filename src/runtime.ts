@@ -142,7 +142,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     async close() {
       await runtime.sweeper.stop();
       await webhooks.stop();
-      await janitor.settled();
+      await janitor.close();
       await blobs.close();
       await store.close();
     },

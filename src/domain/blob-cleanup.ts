@@ -30,6 +30,7 @@ export function mayDiscardStaged(err: unknown): boolean {
  */
 export class BlobJanitor {
   private readonly pending = new Set<Promise<void>>();
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly blobs: BlobStore,
@@ -56,12 +57,22 @@ export class BlobJanitor {
     this.track(
       this.durable().then(
         async () => {
-          if (this.retireDelayMs > 0) await sleep(this.retireDelayMs);
+          if (this.retireDelayMs > 0) {
+            const waited = await sleep(this.retireDelayMs, true, { signal: this.closing.signal }).catch(() => false);
+            // Stopping: nginx may still send the file, so it stays; the orphan sweeper removes it once it has aged.
+            if (!waited) return;
+          }
           await removeBlobQuietly(this.blobs, key, this.log);
         },
         (err: unknown) => this.log.warn({ err, blobKey: key }, 'not durable yet; the sweeper will remove the blob'),
       ),
     );
+  }
+
+  /** For shutdown: removals still waiting out the hand-off delay are left to the orphan sweeper; the rest finish. */
+  async close(): Promise<void> {
+    this.closing.abort();
+    await this.settled();
   }
 
   async settled(): Promise<void> {

@@ -11,7 +11,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,6 +96,23 @@ describe.skipIf(BACKEND !== 'sqlite-disk')('crm-media with CRM_MEDIA_ACCEL_REDIR
     await server.runtime.janitor.settled();
     expect(Date.now() - replacedAt).toBeGreaterThanOrEqual(5_000);
     await expect(access(join(server.dataDir, 'blobs', old))).rejects.toThrow();
+  });
+
+  it('stops without waiting out the hand-off delay, and leaves those bytes for the orphan sweeper', async () => {
+    const srv = await TestServer.start({ accelRedirect: ACCEL_PREFIX, accelCacheSeconds: 30 });
+    try {
+      const record = await srv.createRecord();
+      expect((await uploadPhoto(srv.url, srv.devToken, record, photoA)).status).toBe(200);
+      const old = join(srv.dataDir, 'blobs', String((await srv.api('GET', photoPath(record))).headers['x-accel-redirect']).slice(ACCEL_PREFIX.length));
+      expect((await uploadPhoto(srv.url, srv.devToken, record, photoB)).status).toBe(200);
+      const stopping = Date.now();
+      await srv.server.stop();
+      expect(Date.now() - stopping).toBeLessThan(20_000);
+      expect((await readFile(old)).equals(photoA)).toBe(true);
+    } finally {
+      await srv.backend.teardown();
+      await rm(srv.dataDir, { recursive: true, force: true });
+    }
   });
 
   it('refuses reuse without a hand-off to nginx, and reuse beyond a minute', () => {
