@@ -52,7 +52,7 @@ server {
         ${PROXY}
     }
     # Downloads: authorized by crm-media, bytes sent by nginx.
-    location ~ "^/crm/v[0-9]+/[^/]+/[^/]+/(photo|Attachments/[^/]+)$" {
+    location ~ "^/crm/v[0-9][0-9.]*/[^/]+/[^/]+/(photo|Attachments/[^/]+)$" {
         error_page 418 = @crm_media;
         if ($request_method !~ ^(GET|HEAD)$) { return 418; }
         auth_request /_crm_media_authorize;

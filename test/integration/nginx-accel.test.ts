@@ -202,6 +202,11 @@ describe.skipIf(BACKEND !== 'sqlite-disk' || !NGINX)('the documented nginx site 
     const second = await get(photoPath(record));
     expect(second.body.equals(photoA)).toBe(true);
     expect(await downloadsAnswered(server)).toBe(before + 1);
+    // Every API version's URL is a download URL to nginx (v2.1 included).
+    const older = await get(`/crm/v2.1/Leads/${record}/photo`);
+    expect(older.body.equals(photoA)).toBe(true);
+    expect(await get(`/crm/v2.1/Leads/${record}/photo`).then((r) => r.status)).toBe(200);
+    expect(await downloadsAnswered(server)).toBe(before + 2);
   });
 
   it('serves ranges and HEAD from the file', async () => {
