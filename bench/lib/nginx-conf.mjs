@@ -10,7 +10,9 @@
  *   says for how long with X-Accel-Expires (CRM_MEDIA_ACCEL_CACHE_SECONDS; 0 stores nothing). The file the reply
  *   names is then sent from the blob directory, with the reply's Content-Type and Content-Disposition.
  * - Anything but an allowed download — an error, a record without a photo, a link attachment — is answered by
- *   crm-media itself (`@crm_media`), so clients get Zoho's JSON, never an nginx page.
+ *   crm-media itself (`@crm_media`), so clients get Zoho's JSON. Not routed there: nginx's own 416 for a range past
+ *   the end (an error_page would keep the file's headers beside crm-media's) and 412 for If-Match or
+ *   If-Unmodified-Since; their status and Content-Range are what crm-media sends, their body is nginx's.
  * - Uploads and deletes on the same URLs go straight to crm-media, streamed.
  */
 
@@ -52,7 +54,7 @@ server {
         ${PROXY}
     }
     # Downloads: authorized by crm-media, bytes sent by nginx.
-    location ~ "^/crm/v[0-9][0-9.]*/[^/]+/[^/]+/(photo|Attachments/[^/]+)$" {
+    location ~* "^/crm/v[0-9][0-9.]*/[^/]+/[^/]+/(photo|Attachments/[^/]+)/?$" {
         error_page 418 = @crm_media;
         if ($request_method !~ ^(GET|HEAD)$) { return 418; }
         auth_request /_crm_media_authorize;
@@ -61,6 +63,7 @@ server {
         auth_request_set $crm_media_disposition $upstream_http_content_disposition;
         error_page 401 403 500 = @crm_media;
         root ${blobsDir};
+        max_ranges 1;                   # several ranges: the whole file, as crm-media answers them
         types { }
         default_type "";
         add_header Content-Type $crm_media_type;
@@ -86,6 +89,7 @@ server {
     location ${ACCEL_PREFIX} {
         internal;
         alias ${blobsDir}/;
+        max_ranges 1;
     }
 }`;
 }

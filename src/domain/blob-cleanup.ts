@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { BlobStore } from '../storage/blobs/store.js';
 import { CommitOutcomeUnknownError } from '../storage/metadata/store.js';
 import type { DomainLogger } from './logger.js';
@@ -30,7 +29,12 @@ export function mayDiscardStaged(err: unknown): boolean {
  */
 export class BlobJanitor {
   private readonly pending = new Set<Promise<void>>();
-  private readonly closing = new AbortController();
+  /**
+   * Retired bytes kept for nginx, with the timer that removes them (none yet while their change becomes durable):
+   * no row references them, yet nothing else may remove them.
+   */
+  private readonly held = new Map<string, NodeJS.Timeout | undefined>();
+  private closed = false;
 
   constructor(
     private readonly blobs: BlobStore,
@@ -54,30 +58,54 @@ export class BlobJanitor {
    * They go only once that change is durable: removed earlier, a crash could bring back the old row without them.
    */
   retire(key: string): void {
+    const notDurable = (err: unknown) => this.log.warn({ err, blobKey: key }, 'not durable yet; the sweeper will remove the blob');
+    if (this.retireDelayMs === 0) {
+      this.track(this.durable().then(() => removeBlobQuietly(this.blobs, key, this.log), notDurable));
+      return;
+    }
+    // Held from now on, so that the orphan sweeper cannot take the file while the change becomes durable either.
+    if (this.closed) return;
+    this.held.set(key, undefined);
     this.track(
       this.durable().then(
-        async () => {
-          if (this.retireDelayMs > 0) {
-            const waited = await sleep(this.retireDelayMs, true, { signal: this.closing.signal }).catch(() => false);
-            // Stopping: nginx may still send the file, so it stays; the orphan sweeper removes it once it has aged.
-            if (!waited) return;
-          }
-          await removeBlobQuietly(this.blobs, key, this.log);
+        () => this.removeLater(key),
+        (err: unknown) => {
+          this.held.delete(key);
+          notDurable(err);
         },
-        (err: unknown) => this.log.warn({ err, blobKey: key }, 'not durable yet; the sweeper will remove the blob'),
       ),
     );
   }
 
-  /** For shutdown: removals still waiting out the hand-off delay are left to the orphan sweeper; the rest finish. */
+  /** Whether these bytes are retired but still kept for nginx (the orphan sweeper must leave them). */
+  isHeld(key: string): boolean {
+    return this.held.has(key);
+  }
+
+  /**
+   * For shutdown: the removals under way finish; bytes still held stay (nginx may still send them) and are left to
+   * the orphan sweeper, once they are older than its grace period.
+   */
   async close(): Promise<void> {
-    this.closing.abort();
+    this.closed = true;
+    for (const timer of this.held.values()) if (timer) clearTimeout(timer);
+    this.held.clear();
     await this.settled();
   }
 
+  /** Waits for the removals under way; not for held bytes, whose removal has not begun. */
   async settled(): Promise<void> {
     // Bounded: each pass waits for the removals it saw; new ones only come from requests, which stop eventually.
     while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  private removeLater(key: string): void {
+    if (!this.held.has(key)) return; // closed meanwhile: the file stays for the sweeper
+    const timer = setTimeout(() => {
+      this.held.delete(key);
+      this.track(removeBlobQuietly(this.blobs, key, this.log));
+    }, this.retireDelayMs);
+    this.held.set(key, timer);
   }
 
   private track(work: Promise<void>): void {

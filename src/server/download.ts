@@ -46,16 +46,6 @@ export async function sendDownload(
   reply.header('etag', etag);
   if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
 
-  if (opts.accel) {
-    // nginx serves the bytes (and ranges) from its internal location; this reply carries only the headers. An
-    // explicit 0 keeps a proxy_cache_valid in someone's nginx config from reusing an authorization unasked.
-    return reply
-      .code(200)
-      .header('x-accel-redirect', opts.accel.path(d.blobKey))
-      .header('x-accel-expires', String(opts.accel.cacheSeconds))
-      .send();
-  }
-
   const ifRange = request.headers['if-range'];
   const rangeHeader = ifRange === undefined || ifRange === etag ? request.headers.range : undefined;
   const outcome = parseRange(rangeHeader, d.size);
@@ -63,6 +53,18 @@ export async function sendDownload(
     reply.header('content-range', `bytes */${d.size}`);
     return sendError(reply, zohoError('RANGE_NOT_SATISFIABLE', { size: d.size }));
   }
+
+  if (opts.accel) {
+    // nginx serves the bytes (and satisfiable ranges) from its internal location; this reply carries only the
+    // headers. An unsatisfiable range was answered above, in Zoho's shape (the documented nginx site sends its own
+    // 416s here). An explicit 0 keeps a proxy_cache_valid in someone's nginx config from reusing it unasked.
+    return reply
+      .code(200)
+      .header('x-accel-redirect', opts.accel.path(d.blobKey))
+      .header('x-accel-expires', String(opts.accel.cacheSeconds))
+      .send();
+  }
+
   const range = outcome.kind === 'partial' ? outcome.range : undefined;
   const sized = (total: number) =>
     range

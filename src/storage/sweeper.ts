@@ -33,6 +33,8 @@ export class OrphanSweeper {
       writeWindowMs: number;
       now: () => number;
       log: DomainLogger;
+      /** Unreferenced bytes that must stay for now (retired files held for nginx: BlobJanitor.isHeld). */
+      keep?: (key: string) => boolean;
     },
   ) {}
 
@@ -51,7 +53,7 @@ export class OrphanSweeper {
     const flush = async () => {
       const referenced = await this.store.referencedBlobKeys(batch.map((b) => b.key));
       for (const b of batch) {
-        if (referenced.has(b.key)) continue;
+        if (referenced.has(b.key) || this.opts.keep?.(b.key)) continue;
         await this.blobs.delete(b.key);
         result.removed++;
       }
