@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { getHash, mapLimit, spread } from './http.mjs';
 import { SERVER_CPU, childPids, freePort, spawnPinned, stopChild } from './proc.mjs';
 import { aggregate, mdTable, rowCells } from './report.mjs';
-import { ACCEL_PREFIX, STANDALONE_DIRS, crmMediaNginxSite, standaloneNginxConf } from './nginx-conf.mjs';
+import { ACCEL_PREFIX, OPEN_FILE_CACHE, STANDALONE_DIRS, crmMediaNginxSite, standaloneNginxConf } from './nginx-conf.mjs';
 import { DOWNLOAD_FIXTURES, TOKEN, fixtureOf } from './systems.mjs';
 
 const AUTH = { authorization: `Zoho-oauthtoken ${TOKEN}` };
@@ -53,8 +53,8 @@ export function nginxConf({ prefix, port, cachedPort, upstreamPort, blobsDir, st
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }
-    location ${ACCEL_PREFIX} { internal; alias ${blobsDir}/; }
-    location /static/ { alias ${staticDir}/; }
+    location ${ACCEL_PREFIX} { internal; alias ${blobsDir}/; ${OPEN_FILE_CACHE} }
+    location /static/ { alias ${staticDir}/; ${OPEN_FILE_CACHE} }
   }
 ${crmMediaNginxSite({ listen: `127.0.0.1:${cachedPort}`, upstreams: [`127.0.0.1:${upstreamPort}`], blobsDir, cacheDir: `${prefix}/authorizations` })}`;
   return standaloneNginxConf({ prefix, site });
