@@ -54,6 +54,15 @@ async function downloadsAnswered(server: TestServer): Promise<number> {
   return n;
 }
 
+/** A record whose photo A was replaced by B through `srv` (hand-off on); `old` is A's file. */
+async function replacePhoto(srv: TestServer): Promise<{ record: string; old: string }> {
+  const record = await srv.createRecord();
+  expect((await uploadPhoto(srv.url, srv.devToken, record, photoA)).status).toBe(200);
+  const accel = String((await srv.api('GET', photoPath(record))).headers['x-accel-redirect']);
+  expect((await uploadPhoto(srv.url, srv.devToken, record, photoB)).status).toBe(200);
+  return { record, old: join(srv.dataDir, 'blobs', accel.slice(ACCEL_PREFIX.length)) };
+}
+
 describe.skipIf(BACKEND !== 'sqlite-disk')('crm-media with CRM_MEDIA_ACCEL_REDIRECT', () => {
   let server: TestServer;
   beforeAll(async () => {
@@ -110,10 +119,7 @@ describe.skipIf(BACKEND !== 'sqlite-disk')('crm-media with CRM_MEDIA_ACCEL_REDIR
   it('stops without waiting out the hand-off delay, and leaves those bytes for the orphan sweeper', async () => {
     const srv = await TestServer.start({ accelRedirect: ACCEL_PREFIX, accelCacheSeconds: 30 });
     try {
-      const record = await srv.createRecord();
-      expect((await uploadPhoto(srv.url, srv.devToken, record, photoA)).status).toBe(200);
-      const old = join(srv.dataDir, 'blobs', String((await srv.api('GET', photoPath(record))).headers['x-accel-redirect']).slice(ACCEL_PREFIX.length));
-      expect((await uploadPhoto(srv.url, srv.devToken, record, photoB)).status).toBe(200);
+      const { old } = await replacePhoto(srv);
       const stopping = Date.now();
       await srv.server.stop();
       expect(Date.now() - stopping).toBeLessThan(20_000);
@@ -127,10 +133,7 @@ describe.skipIf(BACKEND !== 'sqlite-disk')('crm-media with CRM_MEDIA_ACCEL_REDIR
   it('keeps held bytes from the orphan sweeper, and an admin sweep does not wait for them', async () => {
     const srv = await TestServer.start({ accelRedirect: ACCEL_PREFIX, accelCacheSeconds: 30, sweepGraceMs: 0 });
     try {
-      const record = await srv.createRecord();
-      expect((await uploadPhoto(srv.url, srv.devToken, record, photoA)).status).toBe(200);
-      const old = join(srv.dataDir, 'blobs', String((await srv.api('GET', photoPath(record))).headers['x-accel-redirect']).slice(ACCEL_PREFIX.length));
-      expect((await uploadPhoto(srv.url, srv.devToken, record, photoB)).status).toBe(200);
+      const { record, old } = await replacePhoto(srv);
       const sweeping = Date.now();
       const swept = await srv.admin('POST', '/sweep');
       expect(Date.now() - sweeping).toBeLessThan(10_000);
