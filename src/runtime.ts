@@ -22,11 +22,19 @@ import { WorkflowAdmin } from './domain/workflows.js';
 import { OAuthService } from './domain/oauth.js';
 import { DirectoryService } from './domain/directory.js';
 
+/** Downloads handed to nginx (X-Accel-Redirect, disk store): where nginx finds a blob, and how long it may reuse an authorization. */
+export interface AccelHandOff {
+  path(blobKey: string): string;
+  cacheSeconds: number;
+}
+
 export interface Runtime {
   config: Config;
   log: DomainLogger;
   store: MetadataStore;
   blobs: BlobStore;
+  /** Set when downloads are handed to nginx (CRM_MEDIA_ACCEL_REDIRECT on the disk store). */
+  accel: AccelHandOff | undefined;
   authenticator: Authenticator;
   photos: PhotoService;
   attachments: AttachmentService;
@@ -70,6 +78,12 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
   return new DiskBlobStore(config.dataDir).init();
 }
 
+function accelHandOff(config: Config, blobs: BlobStore): AccelHandOff | undefined {
+  const prefix = config.accelRedirect;
+  if (!prefix || !(blobs instanceof DiskBlobStore)) return undefined;
+  return { path: (key) => `${prefix}${blobs.relativePath(key)}`, cacheSeconds: config.accelCacheSeconds };
+}
+
 export async function openRuntime(config: Config, log: DomainLogger, now: () => number = Date.now): Promise<Runtime> {
   await mkdir(config.dataDir, { recursive: true });
   const store = await openMetadataStore(config);
@@ -88,10 +102,10 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
       access.invalidate();
     },
   };
+  const accel = accelHandOff(config, blobs);
   // Behind nginx, a hand-off (or a reused authorization) may name a retired file for up to the cache's lifetime,
   // which nginx counts in whole seconds, plus a second of margin for the hand-off itself.
-  const handOffMs = config.accelRedirect && config.blobStore === 'disk' ? (config.accelCacheSeconds + 2) * 1000 : 0;
-  const janitor = new BlobJanitor(blobs, log, () => store.durable(), handOffMs);
+  const janitor = new BlobJanitor(blobs, log, () => store.durable(), accel ? (accel.cacheSeconds + 2) * 1000 : 0);
   const records = new RecordService({ store, access, janitor, now, log });
   const webhooks = new WebhookDeliverer(store, {
     pollMs: config.webhookPollMs,
@@ -109,6 +123,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     log,
     store,
     blobs,
+    accel,
     authenticator,
     photos: new PhotoService({
       store,

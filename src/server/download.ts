@@ -5,6 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { zohoError } from '../domain/errors.js';
+import type { AccelHandOff } from '../runtime.js';
 import type { BlobRange, BlobReader } from '../storage/blobs/store.js';
 import { contentDisposition, sendError } from './http.js';
 import { etagMatches, parseRange } from './range.js';
@@ -19,14 +20,8 @@ export interface Downloadable {
   open(range?: BlobRange): Promise<BlobReader | undefined>;
 }
 
-/** Downloads handed to nginx (disk store): where its internal location finds a blob, and for how long it may reuse one authorization. */
-export interface AccelRedirect {
-  path(blobKey: string): string;
-  cacheSeconds: number;
-}
-
 export interface DownloadOptions {
-  accel?: AccelRedirect | undefined;
+  accel?: AccelHandOff | undefined;
   /** What to answer when the bytes vanished between lookup and open (a concurrent replace or delete). */
   onGone(): FastifyReply | Promise<FastifyReply>;
 }

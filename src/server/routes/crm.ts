@@ -13,10 +13,9 @@ import { isZohoError, zohoError } from '../../domain/errors.js';
 import type { ItemResult } from '../../domain/results.js';
 import { notMultipart } from '../../domain/uploads.js';
 import type { Runtime } from '../../runtime.js';
-import { DiskBlobStore } from '../../storage/blobs/disk.js';
 import { tokenFromAuthorization } from '../auth.js';
 import { type CrmResource, operationOf, parseCrmPath } from '../crm-path.js';
-import { type AccelRedirect, type DownloadOptions, sendDownload } from '../download.js';
+import { type DownloadOptions, sendDownload } from '../download.js';
 import { queryParam, readJsonBody, rejectRequest, sendJson } from '../http.js';
 import type { ServerMetrics } from '../metrics.js';
 import { MultipartBody, isMultipart } from '../multipart.js';
@@ -55,12 +54,6 @@ export function registerCrmRoutes(
     maxBytes: Math.max(rt.config.photoMaxBytes, rt.config.attachmentMaxBytes) + 1024 * 1024,
     maxMs: 15_000,
   };
-  const accelPrefix = rt.config.accelRedirect;
-  const disk = rt.blobs instanceof DiskBlobStore ? rt.blobs : undefined;
-  const accel: AccelRedirect | undefined =
-    accelPrefix && disk
-      ? { path: (key) => `${accelPrefix}${disk.relativePath(key)}`, cacheSeconds: rt.config.accelCacheSeconds }
-      : undefined;
 
   const authenticate = async (request: FastifyRequest): Promise<Principal> =>
     rt.authenticator.principalFor(tokenFromAuthorization(request.headers.authorization));
@@ -79,7 +72,7 @@ export function registerCrmRoutes(
   const uploadBody = (req: IncomingMessage, maxFileBytes: number) =>
     new MultipartBody(req, { maxFileBytes, deadlineMs: rt.config.requestTimeoutMs });
   const noContent = (reply: FastifyReply) => () => reply.code(204).send();
-  const downloadOptions = (reply: FastifyReply): DownloadOptions => ({ accel, onGone: noContent(reply) });
+  const downloadOptions = (reply: FastifyReply): DownloadOptions => ({ accel: rt.accel, onGone: noContent(reply) });
 
   async function photo(principal: Principal, r: Resource<'photo'>, request: FastifyRequest, reply: FastifyReply) {
     const method = request.method;
