@@ -5,3 +5,4 @@ export declare function crmMediaNginxSite(o: { listen: string; upstreams: string
 export declare const DOCUMENTED_SITE: string;
 export declare function standaloneNginxConf(o: { prefix: string; site: string; asRoot?: boolean }): string;
 export declare const STANDALONE_DIRS: string[];
+export declare function nginxBinary(): string | undefined;

@@ -15,6 +15,8 @@
  *   If-Unmodified-Since; their status and Content-Range are what crm-media sends, their body is nginx's.
  * - Uploads and deletes on the same URLs go straight to crm-media, streamed.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 /**
  * Keeps blob files and cached authorizations open between downloads (stat and open are a good part of a small
@@ -137,3 +139,13 @@ ${site}
 
 /** The directories `standaloneNginxConf` names below its prefix. */
 export const STANDALONE_DIRS = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'];
+
+/** The nginx binary, where bench/setup.sh would find it (the usual paths, then PATH), or undefined. */
+export function nginxBinary() {
+  for (const p of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']) if (existsSync(p)) return p;
+  try {
+    return execFileSync('sh', ['-c', 'command -v nginx']).toString().trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}

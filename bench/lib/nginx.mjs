@@ -8,12 +8,12 @@
  * send the header.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getHash, mapLimit, spread } from './http.mjs';
 import { SERVER_CPU, childPids, freePort, spawnPinned, stopChild } from './proc.mjs';
 import { aggregate, mdTable, rowCells } from './report.mjs';
-import { ACCEL_PREFIX, OPEN_FILE_CACHE, STANDALONE_DIRS, crmMediaNginxSite, standaloneNginxConf } from './nginx-conf.mjs';
+import { ACCEL_PREFIX, OPEN_FILE_CACHE, STANDALONE_DIRS, crmMediaNginxSite, nginxBinary, standaloneNginxConf } from './nginx-conf.mjs';
 import { DOWNLOAD_FIXTURES, TOKEN, fixtureOf } from './systems.mjs';
 
 const AUTH = { authorization: `Zoho-oauthtoken ${TOKEN}` };
@@ -22,21 +22,12 @@ const CELLS = [
   { id: 'photo-get-20k-c64', kind: 'photo-down', size: 20 * 1024, conc: 64, label: 'photo GET 20 KiB, c=64' },
 ];
 
-function nginxBinary() {
-  for (const p of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']) if (existsSync(p)) return p;
-  try {
-    return execFileSync('sh', ['-c', 'command -v nginx']).toString().trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Seconds nginx may reuse an authorization on the documented site (crm-media's CRM_MEDIA_ACCEL_CACHE_SECONDS). With
  * 1, every hot entry expires at each whole second and the connections asking for them wait on crm-media together;
  * 2 halves those stalls (README, "Performance", has figures for 1, 2 and 5).
  */
-export const ACCEL_CACHE_SECONDS = Number(process.env.BENCH_ACCEL_CACHE_SECONDS ?? 2);
+const ACCEL_CACHE_SECONDS = Number(process.env.BENCH_ACCEL_CACHE_SECONDS ?? 2);
 const CACHED_ID = `nginx+crm-accel, ${ACCEL_CACHE_SECONDS} s reuse`;
 
 /**
@@ -44,7 +35,7 @@ const CACHED_ID = `nginx+crm-accel, ${ACCEL_CACHE_SECONDS} s reuse`;
  * serves the same bytes as plain files under /static/; `cachedPort` is the site of docs/deployment.md, which reuses
  * authorizations for as long as crm-media's X-Accel-Expires allows.
  */
-export function nginxConf({ prefix, port, cachedPort, upstreamPort, blobsDir, staticDir }) {
+function nginxConf({ prefix, port, cachedPort, upstreamPort, blobsDir, staticDir }) {
   const site = `  upstream crm { server 127.0.0.1:${upstreamPort}; keepalive 128; }
   server {
     listen 127.0.0.1:${port};

@@ -10,14 +10,14 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { access, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 // The same text the bench runs and docs/deployment.md prints (test/unit/nginx-docs.test.ts keeps the docs in step).
-import { ACCEL_PREFIX, STANDALONE_DIRS, crmMediaNginxSite, standaloneNginxConf } from '../../bench/lib/nginx-conf.mjs';
+import { ACCEL_PREFIX, STANDALONE_DIRS, crmMediaNginxSite, nginxBinary, standaloneNginxConf } from '../../bench/lib/nginx-conf.mjs';
 import { pad, png } from '../helpers/images.js';
 import { filePart } from '../helpers/multipart.js';
 import { type HttpResponse, TestServer, http } from '../helpers/server.js';
@@ -26,10 +26,7 @@ import { expectZohoError } from '../helpers/zoho.js';
 
 const BACKEND = process.env['CRM_MEDIA_TEST_BACKEND'] ?? 'sqlite-disk';
 const CI = ['1', 'true'].includes((process.env['CI'] ?? '').toLowerCase());
-// Where bench/setup.sh looks: the usual paths, then PATH.
-const NGINX =
-  ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) => existsSync(p)) ??
-  (spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' }).stdout.trim() || undefined);
+const NGINX = nginxBinary();
 if (BACKEND === 'sqlite-disk' && !NGINX) {
   if (CI) throw new Error('nginx is missing: .ci/run installs it (bash bench/setup.sh nginx); under CI=true this is a failure');
   process.stderr.write('\n*** nginx is not installed: the nginx part of nginx-accel.test.ts is SKIPPED (bash bench/setup.sh nginx installs it)\n\n');
@@ -54,13 +51,14 @@ async function downloadsAnswered(server: TestServer): Promise<number> {
   return n;
 }
 
-/** A record whose photo A was replaced by B through `srv` (hand-off on); `old` is A's file. */
-async function replacePhoto(srv: TestServer): Promise<{ record: string; old: string }> {
+/** A record whose photo A was replaced by B through `srv` (hand-off on); `old` is A's file, `replacedAt` when B was sent. */
+async function replacePhoto(srv: TestServer): Promise<{ record: string; old: string; replacedAt: number }> {
   const record = await srv.createRecord();
   expect((await uploadPhoto(srv.url, srv.devToken, record, photoA)).status).toBe(200);
   const accel = String((await srv.api('GET', photoPath(record))).headers['x-accel-redirect']);
+  const replacedAt = Date.now();
   expect((await uploadPhoto(srv.url, srv.devToken, record, photoB)).status).toBe(200);
-  return { record, old: join(srv.dataDir, 'blobs', accel.slice(ACCEL_PREFIX.length)) };
+  return { record, old: join(srv.dataDir, 'blobs', accel.slice(ACCEL_PREFIX.length)), replacedAt };
 }
 
 describe.skipIf(BACKEND !== 'sqlite-disk')('crm-media with CRM_MEDIA_ACCEL_REDIRECT', () => {
@@ -103,13 +101,9 @@ describe.skipIf(BACKEND !== 'sqlite-disk')('crm-media with CRM_MEDIA_ACCEL_REDIR
   });
 
   it('removes a replaced photo\'s bytes only after nginx may have stopped reusing its authorization', async () => {
-    const record = await server.createRecord();
-    expect((await uploadPhoto(server.url, server.devToken, record, photoA)).status).toBe(200);
-    const old = String((await server.api('GET', photoPath(record))).headers['x-accel-redirect']).slice(ACCEL_PREFIX.length);
-    const replacedAt = Date.now();
-    expect((await uploadPhoto(server.url, server.devToken, record, photoB)).status).toBe(200);
+    const { old, replacedAt } = await replacePhoto(server);
     // Reuse lasts up to CRM_MEDIA_ACCEL_CACHE_SECONDS + 1 s (nginx counts whole seconds); the bytes stay a second more.
-    const exists = () => access(join(server.dataDir, 'blobs', old)).then(() => true, () => false);
+    const exists = () => access(old).then(() => true, () => false);
     for (let i = 0; i < 150 && (await exists()); i++) await sleep(100);
     const removedAfter = Date.now() - replacedAt;
     expect(await exists()).toBe(false);
@@ -182,12 +176,13 @@ async function startNginx(server: TestServer): Promise<{ origin: string; stop():
   if (check.status !== 0) throw new Error(`nginx -t: ${check.stderr}`);
   const child: ChildProcess = spawn(NGINX!, ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], { stdio: 'ignore' });
   const origin = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    const up = await http('GET', `${origin}/crm/v8/Leads`).then(() => true, () => false);
-    if (up) break;
+  let up = false;
+  for (let i = 0; i < 100 && !up; i++) {
+    up = await http('GET', `${origin}/crm/v8/Leads`).then(() => true, () => false);
     if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}`);
-    await sleep(50);
+    if (!up) await sleep(50);
   }
+  if (!up) throw new Error(`nginx did not answer on ${origin} within 5 s`);
   return {
     origin,
     async stop() {
