@@ -54,6 +54,44 @@ describe('BlobJanitor', () => {
   });
 });
 
+describe('BlobJanitor holding retired bytes for nginx', () => {
+  it('holds them from retirement on, through durability, until the delay ends; the sweeper leaves them', async () => {
+    let makeDurable!: () => void;
+    const durable = new Promise<void>((r) => (makeDurable = r));
+    const janitor = new BlobJanitor(blobs, quiet, () => durable, 200);
+    const sweeper = new OrphanSweeper(store, blobs, { graceMs: 0, writeWindowMs: 0, now: () => Date.now() + 60_000, log: quiet, keep: (k) => janitor.isHeld(k) });
+    const retired = await blobs.put(Readable.from([Buffer.from('old photo')]));
+    janitor.retire(retired.key);
+    expect(janitor.isHeld(retired.key)).toBe(true);
+    expect((await sweeper.sweep()).removed).toBe(0);
+    makeDurable();
+    await janitor.settled();
+    expect(janitor.isHeld(retired.key)).toBe(true);
+    expect(await blobs.size(retired.key)).toBe(9);
+    await new Promise((r) => setTimeout(r, 400));
+    await janitor.settled();
+    expect(janitor.isHeld(retired.key)).toBe(false);
+    expect(await blobs.size(retired.key)).toBeUndefined();
+  });
+
+  it('lets them go to the sweeper when durability fails, and keeps them on close', async () => {
+    const failing = new BlobJanitor(blobs, quiet, () => Promise.reject(new Error('fsync failed')), 200);
+    const notDurable = await blobs.put(Readable.from([Buffer.from('a')]));
+    failing.retire(notDurable.key);
+    await failing.settled();
+    expect(failing.isHeld(notDurable.key)).toBe(false);
+    expect(await blobs.size(notDurable.key)).toBe(1);
+
+    const closing = new BlobJanitor(blobs, quiet, () => Promise.resolve(), 200);
+    const held = await blobs.put(Readable.from([Buffer.from('bb')]));
+    closing.retire(held.key);
+    await closing.close();
+    await new Promise((r) => setTimeout(r, 400));
+    expect(closing.isHeld(held.key)).toBe(false);
+    expect(await blobs.size(held.key)).toBe(2);
+  });
+});
+
 describe('OrphanSweeper and unfinished writes', () => {
   async function staleTempFile(ageMs: number): Promise<string> {
     const p = join(dir, 'blobs-root', 'tmp', '0123456789abcdef0123456789abcdef.part');
