@@ -70,5 +70,8 @@ export async function sendDownload(
   const reader = await d.open(range);
   if (!reader) return opts.onGone();
   sized(reader.size);
+  // 'finish' comes from the socket's callback for the response's last write, so the bytes have left the buffer.
+  // A response that never finishes (the client left) keeps the buffer out of the pool, and it becomes garbage.
+  if (reader.release) reply.raw.once('finish', reader.release);
   return reply.send(reader.bytes ?? reader.stream);
 }

@@ -13,6 +13,8 @@ import { type FileHandle, mkdir, open, readdir, rename, stat, unlink } from 'nod
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { BufferPool } from './buffer-pool.js';
+import { PooledFileReadStream } from './pooled-file-stream.js';
 import {
   type BlobListing,
   type BlobRange,
@@ -25,12 +27,18 @@ import {
 
 /** Blobs up to this size are read in one go when their size is known (most photos are small). */
 const SMALL_BLOB = 64 * 1024;
+/** Larger blobs are streamed in chunks of this size. */
+const CHUNK = 256 * 1024;
 
 export class DiskBlobStore implements BlobStore {
   readonly kind = 'disk';
   private readonly blobRoot: string;
   private readonly tmpRoot: string;
   private readonly dirHandles = new Map<string, FileHandle>();
+  // Idle buffers kept: 128 × 64 KiB + 64 × 256 KiB = 24 MiB at most, enough for 64 busy downloads of either kind.
+  // One more byte than a small blob: reading one byte past the recorded size shows a file that is longer.
+  private readonly smallBuffers = new BufferPool(SMALL_BLOB + 1, 128);
+  private readonly chunkBuffers = new BufferPool(CHUNK, 64);
 
   constructor(root: string) {
     this.blobRoot = join(root, 'blobs');
@@ -110,18 +118,18 @@ export class DiskBlobStore implements BlobStore {
     let size = opts?.expectedSize;
     if (!range && size !== undefined && size <= SMALL_BLOB) {
       // Small photos are most requests: one read into a buffer costs less than a stream.
+      const buf = this.smallBuffers.acquire();
       try {
-        const bytes = Buffer.allocUnsafe(size + 1);
-        const { bytesRead } = await handle.read(bytes, 0, size + 1, 0);
+        const { bytesRead } = await handle.read(buf, 0, size + 1, 0);
         if (bytesRead === size) {
           await handle.close();
-          const whole = bytes.subarray(0, size);
-          return { size, bytes: whole, stream: Readable.from([whole]) };
+          return smallReader(buf.subarray(0, size), () => this.smallBuffers.release(buf));
         }
       } catch (err) {
         await handle.close().catch(() => {});
         throw err;
       }
+      this.smallBuffers.release(buf);
       // The file is not the size recorded (it cannot change under one key; be safe anyway): stream what it holds.
       size = undefined;
     }
@@ -129,10 +137,7 @@ export class DiskBlobStore implements BlobStore {
       size ??= (await handle.stat()).size;
       // The stream owns the handle from here: it closes it at the end, on error, and when a client disconnects. A
       // stream that knows its last byte stops there instead of paying one more read to find the end of the file.
-      const stream = handle.createReadStream({
-        ...(range ? { start: range.start, end: range.end } : size > 0 ? { start: 0, end: size - 1 } : {}),
-        highWaterMark: 256 * 1024,
-      });
+      const stream = new PooledFileReadStream(handle, range?.start ?? 0, range?.end ?? size - 1, this.chunkBuffers);
       return { size, stream };
     } catch (err) {
       await handle.close().catch(() => {});
@@ -205,6 +210,20 @@ export class DiskBlobStore implements BlobStore {
     }
     await handle.sync();
   }
+}
+
+/** A small blob read whole; `stream` is made only if someone asks for it (a download sends `bytes`). */
+function smallReader(bytes: Buffer, release: () => void): BlobReader {
+  let stream: Readable | undefined;
+  return {
+    size: bytes.length,
+    bytes,
+    get stream() {
+      stream ??= Readable.from([bytes]);
+      return stream;
+    },
+    release,
+  };
 }
 
 async function fsyncDir(dir: string): Promise<void> {

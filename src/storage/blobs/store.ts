@@ -21,6 +21,11 @@ export interface BlobReader {
   stream: Readable;
   /** The whole content, when the store read a small blob at once (then `stream` yields the same bytes). */
   bytes?: Buffer;
+  /**
+   * Present when `bytes` lives in a buffer the store reuses: call it once nothing reads `bytes` (or `stream`) any
+   * more — for a download, when the response has finished — and never after that use them. Not calling it is safe.
+   */
+  release?: () => void;
 }
 
 export interface OpenOptions {
