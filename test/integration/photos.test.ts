@@ -4,6 +4,8 @@
  * concurrency and client aborts.
  */
 import { randomBytes } from 'node:crypto';
+import { get } from 'node:http';
+import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bmp, gif, jpeg, pad, png, pngHeaderOnly } from '../helpers/images.js';
@@ -540,6 +542,47 @@ describe(`concurrency and aborts (${BACKEND})`, () => {
     expectPhoto(await download(record), image, 'image/png', 'attachment; filename="after.png"');
   });
 
+  it('concurrent downloads of different photos, half by clients that stall, each get their own bytes (read buffers are reused)', async () => {
+    // Random bytes after IEND make every photo differ all through, so bytes from a reused buffer would show. Sizes
+    // cover both ways a download reads: whole into one buffer (≤ 64 KiB) and streamed in chunks, larger than the
+    // kernel's socket buffers so that stalled clients back writes up inside the server.
+    const sizes = [20 * 1024, 64 * 1024, 6 * MiB + 123];
+    const photos = await Promise.all(
+      Array.from({ length: 9 }, async (_, i) => {
+        const record = await newLead();
+        const head = png(10 + i, 10 + i);
+        const image = Buffer.concat([head, randomBytes(sizes[i % 3]! - head.length)]);
+        expectUploaded(await upload(record, filePart(image, `p${i}.png`, 'image/png')));
+        return { record, image };
+      }),
+    );
+    for (let round = 0; round < 2; round++) {
+      const bodies = await Promise.all(photos.map((p, i) => stalledGet(`${server.url}${photoPath(p.record)}`, i % 2 ? 150 : 0)));
+      bodies.forEach((body, i) => expect(body.equals(photos[i]!.image), `photo ${i}, round ${round}`).toBe(true));
+    }
+  });
+
+  it('pipelined GETs on one stalled connection: replies waiting their turn keep their bytes while other downloads run', async () => {
+    // A 6 MiB photo first fills the kernel's socket buffers; the small photos behind it are read whole into reused
+    // buffers, and their replies wait inside the server. Meanwhile other small photos are downloaded on another
+    // connection: a buffer given back before its reply was sent would be refilled with one of those.
+    const photoOf = async (size: number, i: number) => {
+      const record = await newLead();
+      const head = png(10 + i, 10 + i);
+      const image = Buffer.concat([head, randomBytes(size - head.length)]);
+      expectUploaded(await upload(record, filePart(image, `q${i}.png`, 'image/png')));
+      return { record, image };
+    };
+    const queued = await Promise.all([6 * MiB, 30_000, 40_000, 60_000].map(photoOf));
+    const others = await Promise.all([30_000, 40_000, 60_000, 50_000].map((size, i) => photoOf(size, 10 + i)));
+    const pipelined = pipelinedGets(queued.map((p) => photoPath(p.record)), 500);
+    await sleep(150);
+    for (const p of others) expect((await download(p.record)).body.equals(p.image)).toBe(true);
+    const bodies = await pipelined;
+    expect(bodies).toHaveLength(queued.length);
+    bodies.forEach((body, i) => expect(body.equals(queued[i]!.image), `photo ${i}`).toBe(true));
+  });
+
   it('a client that goes away mid-upload does not disturb the existing photo', async () => {
     const record = await newLead();
     const image = jpeg(20, 20);
@@ -551,6 +594,56 @@ describe(`concurrency and aborts (${BACKEND})`, () => {
     expectPhoto(await download(record), image, 'image/jpeg', 'attachment; filename="keep.jpg"');
   });
 });
+
+/** A GET that leaves the response unread for `stallMs` first (undici reads eagerly, so node:http it is). */
+function stalledGet(url: string, stallMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    get(url, { headers: { authorization: `Zoho-oauthtoken ${server.devToken}` } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.pause();
+      setTimeout(() => res.resume(), stallMs);
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => (res.statusCode === 200 && res.complete ? resolve(Buffer.concat(chunks)) : reject(new Error(`GET ${url}: ${res.statusCode}`))));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+/** Sends all GETs at once on one connection, reads nothing for `stallMs`, then splits the replies by Content-Length. */
+function pipelinedGets(paths: string[], stallMs: number): Promise<Buffer[]> {
+  const { hostname, port } = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    const chunks: Buffer[] = [];
+    socket.on('error', reject);
+    socket.pause();
+    socket.write(paths.map((p) => `GET ${p} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Zoho-oauthtoken ${server.devToken}\r\n\r\n`).join(''));
+    setTimeout(() => socket.resume(), stallMs);
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      const bodies = splitResponses(Buffer.concat(chunks));
+      if (bodies.length === paths.length) {
+        socket.destroy();
+        resolve(bodies);
+      }
+    });
+  });
+}
+
+function splitResponses(data: Buffer): Buffer[] {
+  const bodies: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const end = data.indexOf('\r\n\r\n', at);
+    if (end < 0) return bodies;
+    const head = data.subarray(at, end).toString('latin1');
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1]);
+    if (data.length < end + 4 + length) return bodies;
+    bodies.push(data.subarray(end + 4, end + 4 + length));
+    at = end + 4 + length;
+  }
+}
 
 describe(`ETag without content hashing (the default) (${process.env['CRM_MEDIA_TEST_BACKEND'] ?? 'sqlite-disk'})`, () => {
   it('is stable for one photo, changes when the photo is replaced, and answers If-None-Match with 304', async () => {
