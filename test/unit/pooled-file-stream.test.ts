@@ -4,11 +4,13 @@
  * file shorter than promised, or an empty range all end with the file handle closed.
  */
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BufferPool } from '../../src/storage/blobs/buffer-pool.js';
@@ -189,5 +191,20 @@ describe('PooledFileReadStream read without pipe()', () => {
     expect(Buffer.concat(chunks).equals(content.subarray(1000, 90_001))).toBe(true);
     expect(pool.handedOut.size).toBe(0);
     expect(handle.fd).toBe(-1);
+  });
+
+  it('piped into anything but an HTTP response, uses buffers of its own: a Transform still holds what it called back for', async () => {
+    const content = randomBytes(300_000);
+    const handle = await open(await fileOf(content), 'r');
+    const pool = new WatchedPool(4096, 4);
+    // Room for the whole file: every chunk is written, and called back for, before anyone reads the first one.
+    const through = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const stream = new PooledFileReadStream(handle, 0, content.length - 1, pool);
+    stream.pipe(through);
+    await once(stream, 'end');
+    const chunks: Buffer[] = [];
+    for await (const chunk of through) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(content)).toBe(true);
+    expect(pool.handedOut.size).toBe(0);
   });
 });

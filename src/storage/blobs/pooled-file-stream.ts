@@ -4,14 +4,17 @@
  *
  * fs read streams allocate a new buffer for every read, and pipe() cannot do better: it writes without a callback,
  * so nothing tells it when the socket is done with a buffer. Fastify sends a stream by calling `pipe(response)`, so
- * pipe() is where reuse has to happen: here it writes with callbacks, and a callback without an error is the
- * moment a buffer is free again (the bytes are in the kernel). Read any other way (`read()`, `for await`, `pipeline`
- * with a transform), the stream allocates a buffer per read, as fs streams do.
+ * pipe() is where reuse has to happen: piped into an HTTP response it writes with callbacks, and a callback without
+ * an error is the moment a buffer is free again (the response's socket has written the bytes). Only an HTTP
+ * response: any other Writable's callback can come while the chunk is still referenced (a Transform calls back
+ * once it has passed the very same buffer on to a reader that has not read it yet). Read any other way, or piped
+ * anywhere else, the stream allocates a buffer per read, as fs streams do.
  *
  * The stream owns the file handle and closes it when it ends, fails or is destroyed (Fastify destroys it when the
  * client goes away). A file shorter than the range is an error, not a short body: the Content-Length was promised.
  */
 import type { FileHandle } from 'node:fs/promises';
+import { OutgoingMessage } from 'node:http';
 import { Readable, type Writable } from 'node:stream';
 import type { BufferPool } from './buffer-pool.js';
 
@@ -48,12 +51,13 @@ export class PooledFileReadStream extends Readable {
   }
 
   override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
-    // Only a stream nobody has started reading can be pumped; anything else keeps Readable's own pipe.
-    if (this.piped || this.readableFlowing !== null || this.readableLength > 0 || this.destroyed) {
+    // Only a stream nobody has started reading, into a response; anything else keeps Readable's own pipe.
+    const fresh = !this.piped && this.readableFlowing === null && this.readableLength === 0 && !this.destroyed;
+    if (!fresh || !(destination instanceof OutgoingMessage)) {
       return super.pipe(destination, options);
     }
     this.piped = true;
-    void this.pump(destination as unknown as Writable, options?.end !== false);
+    void this.pump(destination, options?.end !== false);
     return destination;
   }
 
@@ -65,7 +69,7 @@ export class PooledFileReadStream extends Readable {
     );
   }
 
-  private async pump(destination: Writable, endDestination: boolean): Promise<void> {
+  private async pump(destination: OutgoingMessage, endDestination: boolean): Promise<void> {
     // One read ahead: the next buffer fills while the socket sends the current one, as a read stream's buffer does.
     let next: Promise<Chunk> | undefined = this.position <= this.last ? this.readChunk() : undefined;
     try {
