@@ -34,18 +34,13 @@ export class PooledFileReadStream extends Readable {
   }
 
   override _read(): void {
-    const want = Math.min(this.pool.size, this.last - this.position + 1);
-    if (want <= 0) {
+    if (this.position > this.last) {
       this.push(null);
       return;
     }
-    const buf = Buffer.allocUnsafeSlow(want);
-    this.handle.read(buf, 0, want, this.position).then(
-      ({ bytesRead }) => {
-        if (bytesRead === 0) return this.destroy(shortFile());
-        this.position += bytesRead;
-        this.push(bytesRead === want ? buf : buf.subarray(0, bytesRead));
-      },
+    const buf = Buffer.allocUnsafeSlow(Math.min(this.pool.size, this.last - this.position + 1));
+    this.readInto(buf).then(
+      (length) => this.push(length === buf.length ? buf : buf.subarray(0, length)),
       (err: Error) => this.destroy(err),
     );
   }
@@ -99,14 +94,21 @@ export class PooledFileReadStream extends Readable {
 
   private async readChunk(): Promise<Chunk> {
     const buf = this.pool.acquire();
+    try {
+      return { buf, length: await this.readInto(buf) };
+    } catch (err) {
+      this.pool.release(buf);
+      throw err;
+    }
+  }
+
+  /** Reads the next bytes of the range into `buf` (as many as fit) and moves on past them. */
+  private async readInto(buf: Buffer): Promise<number> {
     const want = Math.min(buf.length, this.last - this.position + 1);
     const { bytesRead } = await this.handle.read(buf, 0, want, this.position);
-    if (bytesRead === 0) {
-      this.pool.release(buf);
-      throw shortFile();
-    }
+    if (bytesRead === 0) throw shortFile();
     this.position += bytesRead;
-    return { buf, length: bytesRead };
+    return bytesRead;
   }
 }
 
