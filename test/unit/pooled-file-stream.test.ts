@@ -208,3 +208,31 @@ describe('PooledFileReadStream read without pipe()', () => {
     expect(pool.handedOut.size).toBe(0);
   });
 });
+
+describe('PooledFileReadStream read without pipe(), from a file shorter than the range', () => {
+  it('fails instead of ending short', async () => {
+    const handle = await open(await fileOf(randomBytes(5000)), 'r');
+    const read = async () => {
+      for await (const _ of new PooledFileReadStream(handle, 0, 9999, new BufferPool(4096, 4)));
+    };
+    await expect(read()).rejects.toThrow(/shorter than its recorded size/);
+    expect(handle.fd).toBe(-1);
+  });
+});
+
+describe('BufferPool', () => {
+  it('keeps at most `retain` idle buffers, only of its own size, and hands the kept ones out again', () => {
+    const pool = new BufferPool(1024, 2);
+    const [a, b, c] = [pool.acquire(), pool.acquire(), pool.acquire()];
+    expect(new Set([a, b, c]).size).toBe(3);
+    pool.release(a);
+    pool.release(b);
+    pool.release(c);
+    pool.release(Buffer.alloc(512));
+    expect(pool.idleCount).toBe(2);
+    const again = [pool.acquire(), pool.acquire()];
+    expect(again.every((x) => x === a || x === b)).toBe(true);
+    expect(again[0]).not.toBe(again[1]);
+    expect(pool.idleCount).toBe(0);
+  });
+});
