@@ -22,14 +22,49 @@ export interface SqliteOptions {
 /** Kysely prepares every query anew; SQLite preparation costs more than most of our queries, so keep them. */
 const STATEMENT_CACHE_SIZE = 256;
 
-function withStatementCache(db: Database.Database): SqliteDatabase {
+/**
+ * Counts the commits of changes made through this connection: a statement that writes marks the connection dirty,
+ * and the first statement after which no transaction is open (the write itself in autocommit mode, else COMMIT or
+ * ROLLBACK) counts one. A failed write or a rollback counts too, which only costs an fsync nobody needed.
+ */
+export class CommitCounter {
+  commits = 0;
+  private dirty = false;
+
+  constructor(private readonly db: Database.Database) {}
+
+  /** Runs one statement of the connection and counts the commit it may have made. */
+  track<T>(stmt: Database.Statement, run: () => T): T {
+    try {
+      return run();
+    } finally {
+      if (!stmt.readonly) this.dirty = true;
+      if (this.dirty && !this.db.inTransaction) {
+        this.commits++;
+        this.dirty = false;
+      }
+    }
+  }
+}
+
+export function withStatementCache(db: Database.Database, counter: CommitCounter): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
   return {
     close: () => db.close(),
     prepare(sql: string): SqliteStatement {
       let stmt = cache.get(sql);
       if (stmt) return stmt;
-      stmt = db.prepare(sql) as unknown as SqliteStatement;
+      const raw = db.prepare(sql);
+      stmt = {
+        reader: raw.reader,
+        all: (parameters) => counter.track(raw, () => raw.all(parameters as unknown[])),
+        run: (parameters) => counter.track(raw, () => raw.run(parameters as unknown[])),
+        // Rows are produced (and a write would be made) only as the caller iterates, after any count taken here.
+        iterate: (parameters) => {
+          if (!raw.readonly) throw new Error('streaming a statement that writes is not supported');
+          return raw.iterate(parameters as unknown[]);
+        },
+      };
       if (cache.size >= STATEMENT_CACHE_SIZE) {
         // Insertion order approximates age; dropping the oldest keeps the hot, early-seen statements mostly cached.
         const oldest = cache.keys().next().value;
@@ -50,10 +85,11 @@ export async function openSqliteStore(opts: SqliteOptions): Promise<KyselyMetada
   raw.pragma('foreign_keys = ON');
   // The CLI may write while a server runs on the same file; wait for its lock instead of failing.
   raw.pragma('busy_timeout = 5000');
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  const counter = new CommitCounter(raw);
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(raw, counter) }) });
   await runMigrations(db);
   const walFsync = keptOpenFsync();
-  const wal = opts.synchronous === 'normal' ? undefined : new GroupFsync(`${opts.file}-wal`, walFsync);
+  const wal = opts.synchronous === 'normal' ? undefined : new GroupFsync(`${opts.file}-wal`, walFsync, () => counter.commits);
   await wal?.sync();
   return new KyselyMetadataStore(db, {
     // One connection means one writer at a time: a transaction already excludes every other writer in-process,
