@@ -204,3 +204,45 @@ describe('DiskBlobStore: a file that is not the recorded size', () => {
     expect((await readAll(r.stream)).toString()).toBe('twelve bytes');
   });
 });
+
+describe('DiskBlobStore: what a write leaves behind', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await diskHarness();
+  });
+  afterAll(() => h?.cleanup());
+
+  const allFiles = async () => {
+    const blobs = (await readdir(join(h.dir, 'blobs'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+    return { tmp: await readdir(join(h.dir, 'tmp')), blobs: blobs.map((e) => e.name) };
+  };
+
+  it('a stored blob is one file under blobs/ and nothing is left in tmp/', async () => {
+    const w = await h.store.put(Readable.from([randomBytes(300_000), randomBytes(700_000)]));
+    const files = await allFiles();
+    expect(files.tmp).toEqual([]);
+    expect(files.blobs).toEqual([w.key]);
+  });
+
+  it('a source that fails before, during or after the first write leaves no file anywhere', async () => {
+    const before = await allFiles();
+    const failsAtOnce = new Readable({ read() { this.destroy(new Error('client went away')); } });
+    await expect(h.store.put(failsAtOnce)).rejects.toThrow('client went away');
+    await expect(h.store.put(failingSource(1))).rejects.toThrow('client went away');
+    await expect(h.store.put(failingSource(3 * 1024 * 1024))).rejects.toThrow('client went away');
+    expect(await allFiles()).toEqual(before);
+  });
+
+  it('a write whose rename fails (its directory is gone) removes its temp file and fails', async () => {
+    // Which of the 256 directories a key lands in is random: take them all away.
+    const dirs = await readdir(join(h.dir, 'blobs'));
+    await Promise.all(dirs.map((d) => rm(join(h.dir, 'blobs', d), { recursive: true })));
+    try {
+      await expect(h.store.put(Readable.from([Buffer.from('bytes')]))).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(await readdir(join(h.dir, 'tmp'))).toEqual([]);
+    } finally {
+      await h.cleanup();
+      h = await diskHarness();
+    }
+  });
+});
