@@ -20,6 +20,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
 const CELLS = {
   'photo-up-1m-c16': { id: 'photo-up-1m-c16', kind: 'photo-up', size: MiB, conc: 16 },
+  'photo-up-20k-c16': { id: 'photo-up-20k-c16', kind: 'photo-up', size: 20 * 1024, conc: 16 },
   'photo-up-1m-c1': { id: 'photo-up-1m-c1', kind: 'photo-up', size: MiB, conc: 1 },
   'photo-down-1m-c1': { id: 'photo-down-1m-c1', kind: 'photo-down', size: MiB, conc: 1 },
   'photo-down-1m-c16': { id: 'photo-down-1m-c16', kind: 'photo-down', size: MiB, conc: 16 },

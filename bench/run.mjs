@@ -50,7 +50,12 @@ const ALL_CELLS = [
   { id: 'att-up-8m-c16', kind: 'att-up', size: 8 * MiB, conc: 16, label: 'attachment upload 8 MiB (multipart), c=16' },
   { id: 'att-down-8m-c16', kind: 'att-down', size: 8 * MiB, conc: 16, label: 'attachment download 8 MiB, c=16' },
 ];
-const SYSTEM_IDS = ['crm-sqlite', 'baseline', 'azurite', 'crm-pg-s3'];
+// `BENCH_VARIANT_ENV='{"CRM_MEDIA_X":"y"}'` and/or `BENCH_VARIANT_ROOT=DIR` (another checkout, built) add crm-variant:
+// crm-media (sqlite-disk) with those settings or that build, measured in the same rounds as crm-sqlite and the
+// baseline, so that the effect of a setting or a change is not lost in run-to-run noise.
+const VARIANT_ENV = env.BENCH_VARIANT_ENV ? JSON.parse(env.BENCH_VARIANT_ENV) : undefined;
+const VARIANT_ROOT = env.BENCH_VARIANT_ROOT ? resolve(env.BENCH_VARIANT_ROOT) : undefined;
+const SYSTEM_IDS = ['crm-sqlite', 'baseline', 'azurite', 'crm-pg-s3', ...(VARIANT_ENV || VARIANT_ROOT ? ['crm-variant'] : [])];
 
 const pickList = (value, all, key) => {
   if (!value) return all;
@@ -135,6 +140,14 @@ async function main() {
   const skipped = [];
   const makers = {
     'crm-sqlite': () => new CrmSystem(ctx, { id: 'crm-sqlite', label: 'crm-media (sqlite-disk)', backend: 'sqlite' }),
+    'crm-variant': () =>
+      new CrmSystem(ctx, {
+        id: 'crm-variant',
+        label: `crm-media (sqlite-disk${VARIANT_ENV ? `, ${JSON.stringify(VARIANT_ENV)}` : ''}${VARIANT_ROOT ? `, built in ${VARIANT_ROOT}` : ''})`,
+        backend: 'sqlite',
+        extraEnv: VARIANT_ENV,
+        serverRoot: VARIANT_ROOT,
+      }),
     baseline: () => new BaselineSystem(ctx),
     azurite: () => new AzuriteSystem(ctx),
     'crm-pg-s3': () => new CrmSystem(ctx, { id: 'crm-pg-s3', label: 'crm-media (postgres-s3)', backend: 'pg-s3' }),

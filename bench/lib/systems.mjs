@@ -64,7 +64,8 @@ function childEnv(extra) {
 export class CrmSystem {
   /**
    * @param ctx { root, tmp, sets, pgAdminUrl }
-   * @param opts { id, label, backend: 'sqlite' | 'pg-s3', extraEnv, dataDir }
+   * @param opts { id, label, backend: 'sqlite' | 'pg-s3', extraEnv, dataDir, serverRoot }
+   *   serverRoot: the checkout whose dist/cli.js runs (default: this one), to compare two builds in the same rounds
    */
   constructor(ctx, opts) {
     this.ctx = ctx;
@@ -74,6 +75,7 @@ export class CrmSystem {
     this.extraEnv = opts.extraEnv ?? {};
     this.nodeArgs = opts.nodeArgs ?? CRM_NODE_FLAGS;
     this.dataDir = opts.dataDir ?? join(ctx.tmp, opts.id);
+    this.serverRoot = opts.serverRoot ?? ctx.root;
     this.pools = new Map(); // cell id -> record ids
     this.fixtures = new Map(); // fixture name -> [{ recordId, attachmentId?, variant }]
     this.probes = new Map(); // fixture name -> { ok, na? }
@@ -102,7 +104,7 @@ export class CrmSystem {
     this.port = await freePort();
     this.origin = `http://127.0.0.1:${this.port}`;
     this.child = spawnPinned(this.id, SERVER_CPU, process.execPath, [...this.nodeArgs, 'dist/cli.js', '--data', this.dataDir, 'serve', '--port', String(this.port), '--host', '127.0.0.1'], {
-      cwd: this.ctx.root,
+      cwd: this.serverRoot,
       env: childEnv(env),
     });
     await waitForOutput(this.child, /is listening on/, 60_000);
