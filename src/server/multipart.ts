@@ -1,12 +1,12 @@
 /**
- * A multipart/form-data request body as an async sequence of parts (domain/uploads.ts), parsed by busboy while
- * the bytes arrive. A file part's stream must be consumed before the next part is produced; one left unread is
- * discarded. Limits on part counts and field sizes bound what the parser holds; file size limits belong to the
+ * A multipart/form-data request body as an async sequence of parts (domain/uploads.ts), parsed while the bytes
+ * arrive (form-data-parser.ts). A file part's stream must be consumed before the next part is produced; one left
+ * unread is discarded. Limits on part counts and field sizes bound what the parser holds; file size limits belong to the
  * consumer, which sees every byte as it arrives.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import busboy from 'busboy';
+import { type FieldInfo, type FileInfo, type FileStream, FormDataParser } from './form-data-parser.js';
 import { zohoError } from '../domain/errors.js';
 import { type UploadBody, type UploadPart, notMultipart } from '../domain/uploads.js';
 
@@ -32,45 +32,45 @@ export class MultipartBody implements UploadBody {
   private failure: Error | undefined;
   private finished = false;
   private current: Readable | undefined;
-  private readonly parser: busboy.Busboy;
+  private readonly parser: FormDataParser;
   private readonly deadline: NodeJS.Timeout | undefined;
   /** Raw body bytes received so far (metrics). */
   bytesReceived = 0;
 
   constructor(private readonly req: IncomingMessage, limits: MultipartLimits) {
     try {
-      this.parser = busboy({
-        headers: req.headers,
+      this.parser = new FormDataParser({
+        contentType: req.headers['content-type'],
         limits: {
           fileSize: limits.maxFileBytes + 1,
           files: MAX_FILES,
           fields: MAX_FIELDS,
           parts: MAX_PARTS,
           fieldSize: MAX_FIELD_BYTES,
-          headerPairs: 32,
         },
-        preservePath: false,
-        // Browsers, curl and form-data send non-ASCII filenames as raw UTF-8 (busboy assumes Latin-1).
-        defParamCharset: 'utf8',
+        // Browsers, curl and form-data send non-ASCII filenames as raw UTF-8 (busboy's default is Latin-1).
+        paramCharset: 'utf8',
       });
     } catch {
       // No or malformed boundary.
       throw notMultipart();
     }
     const p = this.parser;
-    p.on('file', (name, stream, info) => {
+    p.on('file', (name: string | undefined, stream: FileStream, info: FileInfo) => {
       // busboy destroys a file stream with an error when the body is cut short, possibly before the consumer has
       // received the part; the parser's own 'error' reports that failure, so this listener only keeps the stream's
       // copy of it from going unheard.
       stream.on('error', () => {});
-      this.push({ kind: 'file', name, fileName: info.filename, declaredType: info.mimeType, stream });
+      // A part without a name (or a field in an unknown charset) comes as undefined, which the domain treats as a
+      // name (or value) that matches nothing.
+      this.push({ kind: 'file', name: name as string, fileName: info.filename, declaredType: info.mimeType, stream });
     });
-    p.on('field', (name, value, info) => {
+    p.on('field', (name: string | undefined, value: string | undefined, info: FieldInfo) => {
       if (info.valueTruncated || info.nameTruncated) {
         this.fail(zohoError('INVALID_DATA', { param_name: name, maximum_length: MAX_FIELD_BYTES }));
         return;
       }
-      this.push({ kind: 'field', name, value });
+      this.push({ kind: 'field', name: name as string, value: value as string });
     });
     p.on('filesLimit', () => this.fail(zohoError('MORE_THAN_ONE_FILE')));
     p.on('fieldsLimit', () => this.fail(zohoError('INVALID_DATA', { limit: MAX_FIELDS, of: 'fields' })));
