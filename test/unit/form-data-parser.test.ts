@@ -1,0 +1,254 @@
+/**
+ * The form-data parser must behave exactly as busboy, which it replaces: the same bodies, cut into the same
+ * chunks, must give the same events (parts, their bytes, limits, errors, the end) from both.
+ */
+import { createHash } from 'node:crypto';
+import type { Readable, Writable } from 'node:stream';
+import busboy from 'busboy';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DelimiterSearch, FormDataParser } from '../../src/server/form-data-parser.js';
+
+const LIMITS = { fileSize: 3000, files: 2, fields: 3, parts: 5, fieldSize: 40 };
+
+type Event = unknown[];
+
+/** Feeds `chunks` to a parser and records every event it emits, in order, until it closes. */
+async function run(parser: Writable, chunks: Buffer[], slowReader: boolean): Promise<Event[]> {
+  const events: Event[] = [];
+  const ended: Promise<void>[] = [];
+  parser.on('file', (name: string | undefined, stream: Readable, info: unknown) => {
+    events.push(['file', name, info]);
+    const hash = createHash('sha256');
+    let size = 0;
+    let limited = false;
+    stream.on('limit', () => {
+      limited = true;
+    });
+    let finished = false;
+    ended.push(
+      new Promise<void>((resolve) => {
+        const done = (how: string) => {
+          if (finished) return;
+          finished = true;
+          events.push(['file-end', name, how, size, hash.digest('hex'), limited, (stream as Readable & { truncated: boolean }).truncated]);
+          resolve();
+        };
+        stream.on('end', () => done('end'));
+        stream.on('error', (err) => done(`error: ${err.message}`));
+        if (slowReader) {
+          // Read a little at a time, so that the parser must wait for the reader (backpressure).
+          const pump = () => {
+            if (finished) return;
+            let c: Buffer | null;
+            while ((c = stream.read(7) as Buffer | null) !== null) {
+              size += c.length;
+              hash.update(c);
+            }
+          };
+          stream.on('readable', () => setImmediate(pump));
+        } else {
+          stream.on('data', (c: Buffer) => {
+            size += c.length;
+            hash.update(c);
+          });
+        }
+      }),
+    );
+  });
+  parser.on('field', (name: string | undefined, value: string | undefined, info: unknown) => events.push(['field', name, value, info]));
+  for (const e of ['filesLimit', 'fieldsLimit', 'partsLimit']) parser.on(e, () => events.push([e]));
+  parser.on('error', (err: Error) => events.push(['error', err.message]));
+  const closed = new Promise<void>((resolve) => parser.once('close', () => resolve()));
+  for (const chunk of chunks) {
+    if (parser.destroyed) break;
+    await new Promise<void>((resolve) => {
+      parser.write(chunk, () => resolve());
+    });
+  }
+  if (!parser.destroyed) parser.end();
+  const timeout = (what: string) => new Promise((r) => setTimeout(() => r(events.push(['timed out', what])), 1000));
+  await Promise.race([closed, timeout('close')]);
+  await Promise.race([Promise.all(ended), timeout('file end')]);
+  events.push(['closed', parser.closed]);
+  return events;
+}
+
+const parserOptions = (contentType: string) => ({ contentType, limits: LIMITS, paramCharset: 'utf8' });
+const busboyFor = (contentType: string) =>
+  busboy({ headers: { 'content-type': contentType }, limits: LIMITS, preservePath: false, defParamCharset: 'utf8' });
+
+/** Cuts `body` at the given points. */
+function cut(body: Buffer, points: number[]): Buffer[] {
+  const at = [...new Set(points.map((p) => p % (body.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let prev = 0;
+  for (const p of [...at, body.length]) {
+    if (p > prev) chunks.push(body.subarray(prev, p));
+    prev = Math.max(prev, p);
+  }
+  return chunks;
+}
+
+const BCHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_';
+const boundaryArb = fc.string({ unit: fc.constantFrom(...BCHARS), minLength: 1, maxLength: 40 });
+
+/** A part's header lines, from ordinary to odd. */
+const headerArb = fc.oneof(
+  fc.constant('Content-Disposition: form-data; name="file"; filename="photo.png"\r\nContent-Type: image/png'),
+  fc.constant('content-disposition: form-data; name="file"; filename*=UTF-8\'\'%E2%82%AC%20rates.png'),
+  fc.constant('Content-Disposition: form-data; name="file"; filename="C:\\\\Users\\\\me\\\\pic.JPG"\r\nContent-Type: IMAGE/JPEG; charset=UTF-8'),
+  fc.constant('Content-Disposition: form-data; name="file"; filename="caf\xc3\xa9.gif"'),
+  fc.constant('Content-Disposition: form-data; name="title"'),
+  fc.constant('Content-Disposition: form-data; name="title"\r\nContent-Type: text/plain; charset=latin1'),
+  fc.constant('Content-Disposition: form-data; name="blob"\r\nContent-Type: application/octet-stream'),
+  fc.constant('Content-Disposition: form-data; filename="noname.bin"'),
+  fc.constant('Content-Disposition: attachment; name="file"; filename="x.png"'),
+  fc.constant('Content-Type: image/png'),
+  fc.constant('Content-Disposition: form-data;\r\n name="folded"'),
+  fc.constant('Content-Disposition form-data; name="nocolon"'),
+  fc.constant('Content-Disposition: form-data; name="x"; filename="a.png"\r\nX-Pad: ' + 'p'.repeat(17 * 1024)),
+  fc.constant('Content-Disposition: form-data; name=unquoted; filename=bare.txt\r\nContent-Transfer-Encoding: BINARY'),
+  fc.constant('Content-Disposition: form-data; name="x"; filename="a.png"\r\nContent-Type: not a type'),
+);
+
+/** Body bytes, including bytes that look like the start of a delimiter. */
+const bytesArb = (boundary: string) =>
+  fc
+    .array(
+      fc.oneof(
+        fc.uint8Array({ minLength: 0, maxLength: 300 }).map((a) => Buffer.from(a)),
+        fc.constantFrom('\r', '\r\n', '\r\n-', '\r\n--', `\r\n--${boundary.slice(0, -1)}`, `--${boundary}`, '\n').map((s) => Buffer.from(s)),
+      ),
+      { maxLength: 8 },
+    )
+    .map((parts) => Buffer.concat(parts));
+
+const formArb = boundaryArb.chain((boundary) =>
+  fc.record({
+    boundary: fc.constant(boundary),
+    preamble: fc.oneof(fc.constant(''), fc.constant('preamble text\r\n'), fc.constant('\r\n')),
+    parts: fc.array(fc.record({ header: headerArb, body: bytesArb(boundary), afterDelimiter: fc.constantFrom('\r\n', '\r\n', '\r\n', 'x\r\n', '-\r\n', '\r') }), {
+      maxLength: 7,
+    }),
+    ending: fc.constantFrom(`\r\n--${boundary}--\r\n`, `\r\n--${boundary}--`, `\r\n--${boundary}--epilogue`, `\r\n--${boundary}`, '', `\r\n--${boundary}-`),
+    cuts: fc.array(fc.nat(), { maxLength: 12 }),
+    slowReader: fc.boolean(),
+  }),
+);
+
+function bodyOf(f: { boundary: string; preamble: string; parts: { header: string; body: Buffer; afterDelimiter: string }[]; ending: string }): Buffer {
+  const pieces: Buffer[] = [Buffer.from(f.preamble, 'latin1')];
+  f.parts.forEach((p, i) => {
+    pieces.push(Buffer.from(`${i === 0 ? '' : '\r\n'}--${f.boundary}${p.afterDelimiter}${p.header}\r\n\r\n`, 'latin1'), p.body);
+  });
+  pieces.push(Buffer.from(f.ending, 'latin1'));
+  return Buffer.concat(pieces);
+}
+
+describe('FormDataParser (busboy behaviour, native delimiter search)', () => {
+  it('property: any form, cut anywhere, read fast or slowly, gives the same events as busboy', async () => {
+    await fc.assert(
+      fc.asyncProperty(formArb, async (f) => {
+        const contentType = `multipart/form-data; boundary=${f.boundary}`;
+        const body = bodyOf(f);
+        const chunks = cut(body, f.cuts);
+        const ours = await run(new FormDataParser(parserOptions(contentType)), chunks, f.slowReader);
+        const theirs = await run(busboyFor(contentType), chunks, f.slowReader);
+        expect(ours).toEqual(theirs);
+      }),
+      { numRuns: 400 },
+    );
+  }, 120_000);
+
+  it('parses an ordinary upload: a field and a 1 MiB file in 64 KiB chunks', async () => {
+    const file = Buffer.alloc(1024 * 1024, 7);
+    const body = Buffer.concat([
+      Buffer.from('--XyZ\r\nContent-Disposition: form-data; name="title"\r\n\r\nHoliday\r\n--XyZ\r\n'),
+      Buffer.from('Content-Disposition: form-data; name="file"; filename="p.png"\r\nContent-Type: image/png\r\n\r\n'),
+      file,
+      Buffer.from('\r\n--XyZ--\r\n'),
+    ]);
+    const chunks = cut(body, Array.from({ length: 20 }, (_, i) => i * 65536));
+    const events = await run(new FormDataParser({ ...parserOptions('multipart/form-data; boundary=XyZ'), limits: { ...LIMITS, fileSize: 2e6 } }), chunks, false);
+    expect(events).toEqual([
+      ['field', 'title', 'Holiday', { nameTruncated: false, valueTruncated: false, encoding: '7bit', mimeType: 'text/plain' }],
+      ['file', 'file', { filename: 'p.png', encoding: '7bit', mimeType: 'image/png' }],
+      ['file-end', 'file', 'end', file.length, createHash('sha256').update(file).digest('hex'), false, false],
+      ['closed', true],
+    ]);
+  });
+
+  it('holds the body back while a file is not being read (bounded memory), and goes on once it is', async () => {
+    const chunk = Buffer.alloc(16 * 1024, 1);
+    const head = Buffer.from('--b\r\nContent-Disposition: form-data; name="file"; filename="x.bin"\r\n\r\n');
+    const parser = new FormDataParser({ ...parserOptions('multipart/form-data; boundary=b'), limits: { ...LIMITS, fileSize: 1e7 } });
+    let file: Readable | undefined;
+    parser.on('file', (_name: string, stream: Readable) => {
+      file = stream;
+    });
+    let accepted = 0;
+    parser.write(head, () => accepted++);
+    for (let i = 0; i < 64; i++) parser.write(chunk, () => accepted++);
+    parser.end(Buffer.from('\r\n--b--'));
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    // The unread stream holds at most its high-water mark and one chunk; the parser has stopped taking more.
+    expect(file!.readableLength).toBeLessThanOrEqual(file!.readableHighWaterMark + chunk.length);
+    expect(accepted).toBeLessThan(5);
+    let size = 0;
+    file!.on('data', (c: Buffer) => {
+      size += c.length;
+    });
+    await new Promise((resolve) => parser.once('close', resolve));
+    expect(size).toBe(64 * chunk.length);
+    expect(accepted).toBe(65);
+  });
+
+  it('refuses what busboy refuses at construction', () => {
+    for (const contentType of [undefined, '', 'multipart/form-data', 'text/plain; boundary=x', 'multipart/mixed; boundary=x', 'multipart/']) {
+      expect(() => new FormDataParser({ contentType, limits: LIMITS, paramCharset: 'utf8' })).toThrow();
+      expect(() => busboy({ headers: { 'content-type': contentType as string } })).toThrow();
+    }
+  });
+});
+
+describe('DelimiterSearch', () => {
+  it('property: finds every delimiter and returns every other byte, whatever the cuts', () => {
+    fc.assert(
+      fc.property(
+        boundaryArb,
+        fc.array(fc.oneof(fc.uint8Array({ maxLength: 50 }).map((a) => Buffer.from(a)), fc.constantFrom(Buffer.from('\r'), Buffer.from('\r\n-'), Buffer.from('--'))), { maxLength: 10 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (boundary, pieces, cuts) => {
+          const needle = Buffer.from(`\r\n--${boundary}`);
+          const haystack = Buffer.concat(pieces.flatMap((p, i) => (i % 3 === 2 ? [p, needle] : [p])));
+          const got: (Buffer | 'MATCH')[] = [];
+          const search = new DelimiterSearch(needle, (isMatch, data, start, end, safe) => {
+            if (data && end > start) got.push(Buffer.from(safe ? data.subarray(start, end) : data.subarray(start, end)));
+            if (isMatch) got.push('MATCH');
+          });
+          for (const c of cut(haystack, cuts)) search.push(c);
+          search.destroy();
+          // Expected: the haystack split at each delimiter (found left to right, never overlapping).
+          const expected: (Buffer | 'MATCH')[] = [];
+          let pos = 0;
+          for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, pos)) {
+            expected.push(haystack.subarray(pos, at), 'MATCH');
+            pos = at + needle.length;
+          }
+          expected.push(haystack.subarray(pos));
+          const join = (xs: (Buffer | 'MATCH')[]) => {
+            const out: string[] = [''];
+            for (const x of xs) {
+              if (x === 'MATCH') out.push('');
+              else out[out.length - 1] += x.toString('hex');
+            }
+            return out;
+          };
+          expect(join(got)).toEqual(join(expected));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
