@@ -7,8 +7,9 @@ import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DiskBlobStore } from '../../src/storage/blobs/disk.js';
+import { DiskBlobStore, writeBufferSize } from '../../src/storage/blobs/disk.js';
 import { S3BlobStore } from '../../src/storage/blobs/s3.js';
 import type { BlobStore } from '../../src/storage/blobs/store.js';
 import { S3_CREDENTIALS, startS3 } from '../helpers/backend.js';
@@ -244,5 +245,21 @@ describe('DiskBlobStore: what a write leaves behind', () => {
       await h.cleanup();
       h = await diskHarness();
     }
+  });
+});
+
+describe('DiskBlobStore: write buffers shrink as concurrent writes grow', () => {
+  it('property: 64–256 KiB in 64 KiB steps, never larger with more writes, and 8 MiB between them beyond 32', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 10_000 }), (active) => {
+        const size = writeBufferSize(active);
+        expect(size % (64 * 1024)).toBe(0);
+        expect(size).toBeGreaterThanOrEqual(64 * 1024);
+        expect(size).toBeLessThanOrEqual(256 * 1024);
+        expect(writeBufferSize(active + 1)).toBeLessThanOrEqual(size);
+        if (active < 32) expect(size).toBe(256 * 1024);
+        if (active >= 32 && active < 128) expect(size * (active + 1)).toBeLessThanOrEqual(8 * 1024 * 1024);
+      }),
+    );
   });
 });

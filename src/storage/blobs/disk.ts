@@ -29,6 +29,19 @@ import {
 const SMALL_BLOB = 64 * 1024;
 /** Larger blobs are streamed in chunks of this size. */
 const CHUNK = 256 * 1024;
+/**
+ * What the writes in progress may buffer between them. A write buffers up to 256 KiB (fewer, larger writes), and
+ * less when many run at once, down to 64 KiB: up to 32 concurrent uploads write in 256 KiB pieces, 64 in 128 KiB.
+ */
+const WRITE_BUFFER_BUDGET = 8 * 1024 * 1024;
+const WRITE_BUFFER_MAX = 256 * 1024;
+const WRITE_BUFFER_MIN = 64 * 1024;
+
+/** The write buffer for one more write when `active` are under way (a multiple of 64 KiB within the bounds). */
+export function writeBufferSize(active: number): number {
+  const share = Math.floor(WRITE_BUFFER_BUDGET / (active + 1) / WRITE_BUFFER_MIN) * WRITE_BUFFER_MIN;
+  return Math.min(WRITE_BUFFER_MAX, Math.max(WRITE_BUFFER_MIN, share));
+}
 
 export class DiskBlobStore implements BlobStore {
   readonly kind = 'disk';
@@ -39,6 +52,7 @@ export class DiskBlobStore implements BlobStore {
   // One more byte than a small blob: reading one byte past the recorded size shows a file that is longer.
   private readonly smallBuffers = new BufferPool(SMALL_BLOB + 1, 128);
   private readonly chunkBuffers = new BufferPool(CHUNK, 64);
+  private activeWrites = 0;
 
   constructor(root: string) {
     this.blobRoot = join(root, 'blobs');
@@ -72,7 +86,8 @@ export class DiskBlobStore implements BlobStore {
     const key = randomBytes(16).toString('hex');
     const tmp = join(this.tmpRoot, `${key}.part`);
     // `flush` fsyncs the file before it is closed, and pipeline() resolves only after the close.
-    const sink = createWriteStream(tmp, { flags: 'wx', mode: 0o640, flush: true, highWaterMark: 256 * 1024 });
+    const sink = createWriteStream(tmp, { flags: 'wx', mode: 0o640, flush: true, highWaterMark: writeBufferSize(this.activeWrites) });
+    this.activeWrites++;
     try {
       await pipeline(source, sink);
     } catch (err) {
@@ -85,6 +100,8 @@ export class DiskBlobStore implements BlobStore {
       }
       await unlink(tmp).catch(() => {});
       throw err;
+    } finally {
+      this.activeWrites--;
     }
     const dir = join(this.blobRoot, key.slice(0, 2));
     try {
