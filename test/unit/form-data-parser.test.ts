@@ -131,7 +131,17 @@ const formArb = boundaryArb.chain((boundary) =>
     parts: fc.array(fc.record({ header: headerArb, body: bytesArb(boundary), afterDelimiter: fc.constantFrom('\r\n', '\r\n', '\r\n', 'x\r\n', '-\r\n', '\r') }), {
       maxLength: 7,
     }),
-    ending: fc.constantFrom(`\r\n--${boundary}--\r\n`, `\r\n--${boundary}--`, `\r\n--${boundary}--epilogue`, `\r\n--${boundary}`, '', `\r\n--${boundary}-`),
+    ending: fc.constantFrom(
+      `\r\n--${boundary}--\r\n`,
+      `\r\n--${boundary}--`,
+      `\r\n--${boundary}--epilogue`,
+      // An epilogue that holds a delimiter and a whole part.
+      `\r\n--${boundary}--\r\n--${boundary}\r\nContent-Disposition: form-data; name="late"\r\n\r\nx\r\n--${boundary}--`,
+      `\r\n--${boundary}-\r\n--${boundary}--`,
+      `\r\n--${boundary}`,
+      '',
+      `\r\n--${boundary}-`,
+    ),
     cuts: fc.array(fc.nat(), { maxLength: 12 }),
     slowReader: fc.boolean(),
   }),
