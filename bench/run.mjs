@@ -50,12 +50,14 @@ const ALL_CELLS = [
   { id: 'att-up-8m-c16', kind: 'att-up', size: 8 * MiB, conc: 16, label: 'attachment upload 8 MiB (multipart), c=16' },
   { id: 'att-down-8m-c16', kind: 'att-down', size: 8 * MiB, conc: 16, label: 'attachment download 8 MiB, c=16' },
 ];
-// `BENCH_VARIANT_ENV='{"CRM_MEDIA_X":"y"}'` and/or `BENCH_VARIANT_ROOT=DIR` (another checkout, built) add crm-variant:
-// crm-media (sqlite-disk) with those settings or that build, measured in the same rounds as crm-sqlite and the
-// baseline, so that the effect of a setting or a change is not lost in run-to-run noise.
+// `BENCH_VARIANT_ENV='{"CRM_MEDIA_X":"y"}'`, `BENCH_VARIANT_ROOT=DIR` (another checkout, built) and/or
+// `BENCH_VARIANT_NODE_OPTIONS='--flag …'` (instead of BENCH_CRM_NODE_OPTIONS' flags) add crm-variant: crm-media
+// (sqlite-disk) with those settings, that build or those node flags, measured in the same rounds as crm-sqlite and
+// the baseline, so that the effect of a change is not lost in run-to-run noise.
 const VARIANT_ENV = env.BENCH_VARIANT_ENV ? JSON.parse(env.BENCH_VARIANT_ENV) : undefined;
 const VARIANT_ROOT = env.BENCH_VARIANT_ROOT ? resolve(env.BENCH_VARIANT_ROOT) : undefined;
-const SYSTEM_IDS = ['crm-sqlite', 'baseline', 'azurite', 'crm-pg-s3', ...(VARIANT_ENV || VARIANT_ROOT ? ['crm-variant'] : [])];
+const VARIANT_NODE_OPTIONS = env.BENCH_VARIANT_NODE_OPTIONS?.split(/\s+/).filter(Boolean);
+const SYSTEM_IDS = ['crm-sqlite', 'baseline', 'azurite', 'crm-pg-s3', ...(VARIANT_ENV || VARIANT_ROOT || VARIANT_NODE_OPTIONS ? ['crm-variant'] : [])];
 
 const pickList = (value, all, key) => {
   if (!value) return all;
@@ -143,10 +145,11 @@ async function main() {
     'crm-variant': () =>
       new CrmSystem(ctx, {
         id: 'crm-variant',
-        label: `crm-media (sqlite-disk${VARIANT_ENV ? `, ${JSON.stringify(VARIANT_ENV)}` : ''}${VARIANT_ROOT ? `, built in ${VARIANT_ROOT}` : ''})`,
+        label: `crm-media (sqlite-disk${VARIANT_ENV ? `, ${JSON.stringify(VARIANT_ENV)}` : ''}${VARIANT_ROOT ? `, built in ${VARIANT_ROOT}` : ''}${VARIANT_NODE_OPTIONS ? `, node ${VARIANT_NODE_OPTIONS.join(' ')}` : ''})`,
         backend: 'sqlite',
         extraEnv: VARIANT_ENV,
         serverRoot: VARIANT_ROOT,
+        nodeArgs: VARIANT_NODE_OPTIONS,
       }),
     baseline: () => new BaselineSystem(ctx),
     azurite: () => new AzuriteSystem(ctx),

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --no-memory-reducer --max-semi-space-size=32 --initial-old-space-size=64
+#!/usr/bin/env -S node --no-memory-reducer --max-semi-space-size=32 --initial-old-space-size=96
 /**
  * `crm-media`: `serve` (the default) runs the server; the other subcommands administer the same data directly
  * through the same AdminService the admin HTTP API uses (they work with the server running or not).

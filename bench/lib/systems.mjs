@@ -17,7 +17,7 @@ import { SERVER_CPU, freePort, pidsByComm, spawnPinned, stopChild, waitForOutput
  * The node flags `npm start` and the crm-media bin use (docs/architecture.md, "Node flags");
  * BENCH_CRM_NODE_OPTIONS replaces them for A/B experiments.
  */
-export const CRM_NODE_FLAGS = (process.env.BENCH_CRM_NODE_OPTIONS ?? '--no-memory-reducer --max-semi-space-size=32 --initial-old-space-size=64').split(/\s+/).filter(Boolean);
+export const CRM_NODE_FLAGS = (process.env.BENCH_CRM_NODE_OPTIONS ?? '--no-memory-reducer --max-semi-space-size=32 --initial-old-space-size=96').split(/\s+/).filter(Boolean);
 
 export const TOKEN = 'bench-token-0123456789abcdef';
 const AUTH = { authorization: `Zoho-oauthtoken ${TOKEN}` };
