@@ -1,8 +1,8 @@
 /**
  * A multipart/form-data request body as an async sequence of parts (domain/uploads.ts), parsed while the bytes
  * arrive (form-data-parser.ts). A file part's stream must be consumed before the next part is produced; one left
- * unread is discarded. Limits on part counts and field sizes bound what the parser holds; file size limits belong to the
- * consumer, which sees every byte as it arrives.
+ * unread is discarded. Limits on part counts and field sizes bound what the parser holds; file size limits belong to
+ * the consumer, which sees every byte as it arrives.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -57,9 +57,9 @@ export class MultipartBody implements UploadBody {
     }
     const p = this.parser;
     p.on('file', (name: string | undefined, stream: FileStream, info: FileInfo) => {
-      // busboy destroys a file stream with an error when the body is cut short, possibly before the consumer has
-      // received the part; the parser's own 'error' reports that failure, so this listener only keeps the stream's
-      // copy of it from going unheard.
+      // The parser (as busboy) destroys a file stream with an error when the body is cut short, possibly before the
+      // consumer has received the part; the parser's own 'error' reports that failure, so this listener only keeps
+      // the stream's copy of it from going unheard.
       stream.on('error', () => {});
       // A part without a name (or a field in an unknown charset) comes as undefined, which the domain treats as a
       // name (or value) that matches nothing.
