@@ -301,8 +301,21 @@ export class FormDataParser extends Writable {
     const { fieldSize: fieldSizeLimit, fileSize: fileSizeLimit, files: filesLimit, fields: fieldsLimit, parts: partsLimit } = opts.limits;
 
     let parts = -1; // the first delimiter opens the first part
-    let fields = 0;
-    let files = 0;
+    const taken = { file: 0, field: 0 };
+    const limitOf = { file: filesLimit, field: fieldsLimit };
+    const limitHit = { file: false, field: false };
+    /** Counts a part against its kind's limit (reported once) and says whether it is read: someone listens for it. */
+    const admit = (kind: 'file' | 'field'): boolean => {
+      if (taken[kind] === limitOf[kind]) {
+        if (!limitHit[kind]) {
+          limitHit[kind] = true;
+          this.emit(kind === 'file' ? 'filesLimit' : 'fieldsLimit');
+        }
+        return false;
+      }
+      ++taken[kind];
+      return this.listenerCount(kind) > 0;
+    };
     let skipPart = false;
     let fileSize = 0;
     let field: Buffer[] | undefined;
@@ -312,8 +325,6 @@ export class FormDataParser extends Writable {
     let partType = 'text/plain';
     let partName: string | undefined;
     let partTruncated = false;
-    let hitFilesLimit = false;
-    let hitFieldsLimit = false;
 
     const headerParser = new HeaderParser((header) => {
       this.headerParser = null;
@@ -353,16 +364,7 @@ export class FormDataParser extends Writable {
       if (transferEncoding) partEncoding = transferEncoding[0]!.toLowerCase();
 
       if (partType === 'application/octet-stream' || filename !== undefined) {
-        if (files === filesLimit) {
-          if (!hitFilesLimit) {
-            hitFilesLimit = true;
-            this.emit('filesLimit');
-          }
-          skipPart = true;
-          return;
-        }
-        ++files;
-        if (this.listenerCount('file') === 0) {
+        if (!admit('file')) {
           skipPart = true;
           return;
         }
@@ -372,16 +374,7 @@ export class FormDataParser extends Writable {
         const info: FileInfo = { filename, encoding: partEncoding, mimeType: partType };
         this.emit('file', partName, this.fileStream, info);
       } else {
-        if (fields === fieldsLimit) {
-          if (!hitFieldsLimit) {
-            hitFieldsLimit = true;
-            this.emit('fieldsLimit');
-          }
-          skipPart = true;
-          return;
-        }
-        ++fields;
-        if (this.listenerCount('field') === 0) {
+        if (!admit('field')) {
           skipPart = true;
           return;
         }
