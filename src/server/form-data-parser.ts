@@ -39,7 +39,7 @@ export interface FieldInfo {
 }
 
 /** Called with data that is not a delimiter (`data[start, end)`), and with `isMatch` once a delimiter has passed. */
-type SegmentCallback = (isMatch: boolean, data: Buffer | undefined, start: number, end: number, isDataSafe: boolean) => void;
+type SegmentCallback = (isMatch: boolean, data: Buffer | undefined, start: number, end: number) => void;
 
 const CRLF = Buffer.from('\r\n');
 const CR = Buffer.from('\r');
@@ -48,13 +48,13 @@ const MAX_HEADER_PAIRS = 2000;
 const MAX_HEADER_SIZE = 16 * 1024;
 
 /**
- * Finds the delimiter in a stream of chunks, with streamsearch's contract: `data` with `isDataSafe` may be sliced
- * (it is the caller's chunk), other data must be copied (it is reused). A delimiter begins with CR and holds no
- * other CR (a boundary cannot contain one), so it cannot overlap itself: the bytes kept between chunks are always a
- * proper prefix of it, and only the start of the next chunk can complete it.
+ * Finds the delimiter in a stream of chunks (streamsearch's callbacks, without its lookbehind buffer). A delimiter
+ * begins with CR and holds no other CR (a boundary cannot contain one), so it cannot overlap itself: the bytes kept
+ * between chunks are always a proper prefix of it, and only the start of the next chunk can complete it. They need
+ * no buffer of their own: when they turn out to be data, the delimiter's own first bytes are handed out.
  */
 export class DelimiterSearch {
-  private readonly kept: Buffer;
+  /** How many of the delimiter's first bytes ended the input so far. */
   private keptSize = 0;
 
   constructor(
@@ -62,7 +62,6 @@ export class DelimiterSearch {
     private readonly cb: SegmentCallback,
   ) {
     if (needle.length < 2 || needle[0] !== 13 || needle.indexOf(13, 1) !== -1) throw new Error('a delimiter starts with its only CR');
-    this.kept = Buffer.allocUnsafe(needle.length);
   }
 
   push(chunk: Buffer): void {
@@ -76,25 +75,24 @@ export class DelimiterSearch {
       if (chunk.compare(needle, this.keptSize, this.keptSize + available, 0, available) === 0) {
         if (available === missing) {
           this.keptSize = 0;
-          this.cb(true, undefined, 0, 0, true);
+          this.cb(true, undefined, 0, 0);
           pos = missing;
         } else {
           // Still only the start of a delimiter.
-          chunk.copy(this.kept, this.keptSize);
           this.keptSize += len;
           return;
         }
       } else {
         const size = this.keptSize;
         this.keptSize = 0;
-        this.cb(false, this.kept, 0, size, false);
+        this.cb(false, needle, 0, size);
       }
     }
     for (;;) {
       const at = chunk.indexOf(needle, pos);
       if (at === -1) break;
-      if (at > pos) this.cb(true, chunk, pos, at, true);
-      else this.cb(true, undefined, 0, 0, true);
+      if (at > pos) this.cb(true, chunk, pos, at);
+      else this.cb(true, undefined, 0, 0);
       pos = at + n;
     }
     // The chunk's last bytes may begin a delimiter that the next chunk completes.
@@ -105,18 +103,15 @@ export class DelimiterSearch {
         break;
       }
     }
-    if (keep > pos) this.cb(false, chunk, pos, keep, true);
-    if (keep < len) {
-      chunk.copy(this.kept, 0, keep, len);
-      this.keptSize = len - keep;
-    }
+    if (keep > pos) this.cb(false, chunk, pos, keep);
+    this.keptSize = len - keep;
   }
 
   /** At the end of input, the bytes kept are data after all. */
   destroy(): void {
     const size = this.keptSize;
     this.keptSize = 0;
-    if (size) this.cb(false, this.kept, 0, size, false);
+    if (size) this.cb(false, this.needle, 0, size);
   }
 }
 
@@ -128,15 +123,17 @@ type Header = Record<string, string[]>;
 
 /** busboy's part-header parser (RFC 7230 field syntax, obsolete line folding accepted, 16 KiB at most). */
 class HeaderParser {
-  private header: Header = Object.create(null) as Header;
-  private pairCount = 0;
-  private byteCount = 0;
-  private state = HEADER_NAME;
-  private name = '';
-  private value = '';
-  private crlf = 0;
+  private header!: Header;
+  private pairCount!: number;
+  private byteCount!: number;
+  private state!: number;
+  private name!: string;
+  private value!: string;
+  private crlf!: number;
 
-  constructor(private readonly cb: (header: Header) => void) {}
+  constructor(private readonly cb: (header: Header) => void) {
+    this.reset();
+  }
 
   reset(): void {
     this.header = Object.create(null) as Header;
@@ -148,6 +145,13 @@ class HeaderParser {
     this.crlf = 0;
   }
 
+  /** Counts one more byte of the header block; false once it has reached the size limit. */
+  private countByte(): boolean {
+    if (this.byteCount === MAX_HEADER_SIZE) return false;
+    ++this.byteCount;
+    return true;
+  }
+
   /** Consumes `chunk[pos, end)` up to the end of the header block; -1 when the header is malformed. */
   push(chunk: Buffer, pos: number, end: number): number {
     let start = pos;
@@ -155,8 +159,7 @@ class HeaderParser {
       if (this.state === HEADER_NAME) {
         let done = false;
         for (; pos < end; ++pos) {
-          if (this.byteCount === MAX_HEADER_SIZE) return -1;
-          ++this.byteCount;
+          if (!this.countByte()) return -1;
           const code = chunk[pos]!;
           if (TOKEN[code] !== 1) {
             if (code !== 58 /* ':' */) return -1;
@@ -176,8 +179,7 @@ class HeaderParser {
       if (this.state === HEADER_PRE_OWS) {
         let done = false;
         for (; pos < end; ++pos) {
-          if (this.byteCount === MAX_HEADER_SIZE) return -1;
-          ++this.byteCount;
+          if (!this.countByte()) return -1;
           const code = chunk[pos];
           if (code !== 32 /* ' ' */ && code !== 9 /* '\t' */) {
             start = pos;
@@ -191,8 +193,7 @@ class HeaderParser {
       switch (this.crlf) {
         case 0:
           for (; pos < end; ++pos) {
-            if (this.byteCount === MAX_HEADER_SIZE) return -1;
-            ++this.byteCount;
+            if (!this.countByte()) return -1;
             const code = chunk[pos]!;
             if (FIELD_VCHAR[code] !== 1) {
               if (code !== 13 /* '\r' */) return -1;
@@ -203,14 +204,12 @@ class HeaderParser {
           this.value += chunk.toString('latin1', start, pos++);
           break;
         case 1:
-          if (this.byteCount === MAX_HEADER_SIZE) return -1;
-          ++this.byteCount;
+          if (!this.countByte()) return -1;
           if (chunk[pos++] !== 10 /* '\n' */) return -1;
           ++this.crlf;
           break;
         case 2: {
-          if (this.byteCount === MAX_HEADER_SIZE) return -1;
-          ++this.byteCount;
+          if (!this.countByte()) return -1;
           const code = chunk[pos];
           if (code === 32 || code === 9) {
             // A folded value continues on this line.
@@ -238,8 +237,7 @@ class HeaderParser {
           break;
         }
         case 3: {
-          if (this.byteCount === MAX_HEADER_SIZE) return -1;
-          ++this.byteCount;
+          if (!this.countByte()) return -1;
           if (chunk[pos++] !== 10) return -1;
           const header = this.header;
           this.reset();
@@ -384,7 +382,14 @@ export class FormDataParser extends Writable {
     });
 
     let matchPostBoundary = 0;
-    const onSegment: SegmentCallback = (isMatch, data, start, end, isDataSafe) => {
+    /** A byte consumed while looking past a delimiter turned out to be data; it cannot hold the write back. */
+    const putBack = (byte: Buffer) => {
+      const writeCallback = this.writeCallback;
+      this.writeCallback = noop;
+      onSegment(false, byte, 0, 1);
+      this.writeCallback = writeCallback;
+    };
+    const onSegment: SegmentCallback = (isMatch, data, start, end) => {
       retry: while (data) {
         if (this.headerParser !== null) {
           const ret = this.headerParser.push(data, start, end);
@@ -423,10 +428,7 @@ export class FormDataParser extends Writable {
               return;
             }
             // Not `--` after all: the dash consumed is data again.
-            const writeCallback = this.writeCallback;
-            this.writeCallback = noop;
-            onSegment(false, DASH, 0, 1, false);
-            this.writeCallback = writeCallback;
+            putBack(DASH);
           } else if (matchPostBoundary === 3) {
             matchPostBoundary = 0;
             if (data[start] === 10) {
@@ -436,18 +438,14 @@ export class FormDataParser extends Writable {
               if (start === end) break;
               continue retry;
             } else {
-              const writeCallback = this.writeCallback;
-              this.writeCallback = noop;
-              onSegment(false, CR, 0, 1, false);
-              this.writeCallback = writeCallback;
+              putBack(CR);
             }
           }
         }
 
         if (!skipPart) {
           if (this.fileStream) {
-            const actualLen = Math.min(end - start, fileSizeLimit - fileSize);
-            const chunk = isDataSafe ? data.subarray(start, start + actualLen) : copyOf(data, start, start + actualLen);
+            const chunk = data.subarray(start, start + Math.min(end - start, fileSizeLimit - fileSize));
             fileSize += chunk.length;
             if (fileSize === fileSizeLimit) {
               if (chunk.length > 0) this.fileStream.push(chunk);
@@ -459,9 +457,8 @@ export class FormDataParser extends Writable {
               this.writeCallback = null;
             }
           } else if (field !== undefined) {
-            const actualLen = Math.min(end - start, fieldSizeLimit - fieldSize);
-            const chunk = isDataSafe ? data.subarray(start, start + actualLen) : copyOf(data, start, start + actualLen);
-            fieldSize += actualLen;
+            const chunk = data.subarray(start, start + Math.min(end - start, fieldSizeLimit - fieldSize));
+            fieldSize += chunk.length;
             field.push(chunk);
             if (fieldSize === fieldSizeLimit) {
               skipPart = true;
@@ -548,11 +545,6 @@ export class FormDataParser extends Writable {
 
 function noop(): void {}
 
-function copyOf(data: Buffer, start: number, end: number): Buffer {
-  const chunk = Buffer.allocUnsafe(end - start);
-  data.copy(chunk, 0, start, end);
-  return chunk;
-}
 
 // RFC 7230 `tchar` and field-value bytes (busboy's tables).
 const TOKEN = table((c) => c > 32 && c < 127 && !'"(),/:;<=>?@[\\]{}'.includes(String.fromCharCode(c)));
