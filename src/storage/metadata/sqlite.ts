@@ -33,16 +33,12 @@ export class CommitCounter {
 
   constructor(private readonly db: Database.Database) {}
 
-  /** Runs one statement of the connection and counts the commit it may have made. */
-  track<T>(stmt: Database.Statement, run: () => T): T {
-    try {
-      return run();
-    } finally {
-      if (!stmt.readonly) this.dirty = true;
-      if (this.dirty && !this.db.inTransaction) {
-        this.commits++;
-        this.dirty = false;
-      }
+  /** After a statement of the connection ran (or failed): counts the commit it may have made. */
+  ran(stmt: Database.Statement): void {
+    if (!stmt.readonly) this.dirty = true;
+    if (this.dirty && !this.db.inTransaction) {
+      this.commits++;
+      this.dirty = false;
     }
   }
 }
@@ -57,8 +53,20 @@ export function withStatementCache(db: Database.Database, counter: CommitCounter
       const raw = db.prepare(sql);
       stmt = {
         reader: raw.reader,
-        all: (parameters) => counter.track(raw, () => raw.all(parameters as unknown[])),
-        run: (parameters) => counter.track(raw, () => raw.run(parameters as unknown[])),
+        all: (parameters) => {
+          try {
+            return raw.all(parameters as unknown[]);
+          } finally {
+            counter.ran(raw);
+          }
+        },
+        run: (parameters) => {
+          try {
+            return raw.run(parameters as unknown[]);
+          } finally {
+            counter.ran(raw);
+          }
+        },
         // Rows are produced (and a write would be made) only as the caller iterates, after any count taken here.
         iterate: (parameters) => {
           if (!raw.readonly) throw new Error('streaming a statement that writes is not supported');
