@@ -36,8 +36,16 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<KyselyMe
     // A broken connection must fail the request that uses it, not hang it.
     connectionTimeoutMillis: 10_000,
   });
-  // An idle client losing its connection emits on the pool; without a listener that would end the process.
+  // A connection that dies (PostgreSQL stopped or restarted: 57P01, ECONNRESET) emits `error` on its client, and an
+  // `error` event without a listener ends the process. pg-pool listens only while a client is idle in the pool (and
+  // re-emits that on the pool); while a request holds the client, between two queries of a transaction or between
+  // checkout and the first query, nobody would. So every client gets its own listener for its whole life. The
+  // failure itself reaches whoever uses the client next (its query rejects: the request is answered INTERNAL_ERROR),
+  // and pg-pool drops a client that is no longer queryable when it is released.
   pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
     await migrateUnderLock(pool, db);
