@@ -6,7 +6,7 @@
  *
  *   node bench/seed-large.mjs --data DIR --count 100000 --photo FILE --out IDS.json
  *
- * Rows go in through the store's insertRecord/upsertPhoto inside transactions of 2,000 records (synchronous=NORMAL
+ * Rows go in through the store's records.insert / photos.upsert inside transactions of 2,000 records (synchronous=NORMAL
  * while seeding); blob files are written to DiskBlobStore.pathOf(key) without a per-file fsync, and one `sync` at
  * the end makes everything durable. The data directory must have been initialised by one server start (bootstrap:
  * org, admin user, token).
@@ -37,9 +37,9 @@ const BATCH = 2_000;
 const t0 = performance.now();
 const store = await openSqliteStore({ file: join(dataDir, 'crm-media.sqlite'), synchronous: 'normal' });
 const blobs = await new DiskBlobStore(dataDir).init();
-const org = (await store.listOrgs())[0];
+const org = (await store.directory.listOrgs())[0];
 if (!org) throw new Error('no org: start the server once on this data directory first');
-const admin = (await store.listUsers(org.id))[0];
+const admin = (await store.directory.listUsers(org.id))[0];
 const sha = createHash('sha256').update(photo).digest('hex');
 const ids = [];
 const madeDirs = new Set();
@@ -60,7 +60,7 @@ for (let done = 0; done < count; done += BATCH) {
   const now = Date.now();
   await store.transaction(async (tx) => {
     for (const { id, key } of batch) {
-      await tx.insertRecord({
+      await tx.records.insert({
         id,
         orgId: org.id,
         module: 'Leads',
@@ -72,7 +72,7 @@ for (let done = 0; done < count; done += BATCH) {
         modifiedBy: admin.id,
         modifiedAt: now,
       });
-      await tx.upsertPhoto({
+      await tx.photos.upsert({
         orgId: org.id,
         recordId: id,
         blobKey: key,

@@ -14,15 +14,15 @@ import {
   tokenJson,
   userJson,
   workflowRuleJson,
-} from './admin-views.js';
-import { welcomeText } from './bootstrap.js';
+} from './admin/views.js';
+import { welcomeText } from './admin/bootstrap.js';
 import { type Config, ConfigError, type ConfigInput, DEFAULTS, loadConfig } from './config.js';
 import { type OutboxStatus, RECORD_STATES, SHARING_SETTINGS, type RecordState, type Sharing, WORKFLOW_EVENTS } from './domain/entities.js';
 import { isZohoError } from './domain/errors.js';
-import { silentLogger } from './domain/logger.js';
+import { silentLogger } from './domain/ports/logger.js';
 import { type Runtime, openBlobStore, openMetadataStore, openRuntime } from './runtime.js';
-import { MigrationError, migrateStore } from './storage/migrate-store.js';
-import { SeedError, applySeed, readSeedFile } from './seed.js';
+import { MigrationError, migrateStore } from './admin/migrate-store.js';
+import { SeedError, applySeed, readSeedFile } from './admin/seed.js';
 import { createLogger, startServer } from './server/start.js';
 
 const program = new Command();
@@ -398,7 +398,7 @@ workflow
 program
   .command('seed <file>')
   .description('create the orgs, users, modules, records and tokens of a seed file (safe to re-run)')
-  .action((file: string) => withRuntime(async (rt) => applySeed(rt.admin, rt.store, await readSeedFile(file))));
+  .action((file: string) => withRuntime(async (rt) => applySeed(rt.admin, await readSeedFile(file))));
 
 program
   .command('reset')

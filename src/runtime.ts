@@ -10,17 +10,17 @@ import { AttachmentService } from './domain/attachments.js';
 import { Authenticator } from './domain/authentication.js';
 import { BlobJanitor } from './domain/blob-cleanup.js';
 import { CachedAccessLookups, type CacheInvalidation } from './domain/cached-lookups.js';
-import type { DomainLogger } from './domain/logger.js';
-import { PhotoService } from './domain/photos.js';
-import { RecordService } from './domain/records.js';
-import { DiskBlobStore } from './storage/blobs/disk.js';
-import type { BlobStore } from './storage/blobs/store.js';
-import type { MetadataStore } from './storage/metadata/store.js';
-import { OrphanSweeper } from './storage/sweeper.js';
-import { WebhookDeliverer } from './workflows/delivery.js';
-import { WorkflowAdmin } from './domain/workflows.js';
-import { OAuthService } from './domain/oauth.js';
 import { DirectoryService } from './domain/directory.js';
+import { OAuthService } from './domain/oauth.js';
+import { OrphanSweeper } from './domain/orphan-sweeper.js';
+import { PhotoService } from './domain/photos.js';
+import type { BlobStore } from './domain/ports/blob-store.js';
+import type { DomainLogger } from './domain/ports/logger.js';
+import type { MetadataStore } from './domain/ports/metadata.js';
+import { RecordService } from './domain/records.js';
+import { WorkflowAdmin } from './domain/workflow-rules.js';
+import { DiskBlobStore } from './storage/blobs/disk.js';
+import { WebhookDeliverer } from './webhooks/deliverer.js';
 
 /** Downloads handed to nginx (X-Accel-Redirect, disk store): where nginx finds a blob, and how long it may reuse an authorization. */
 export interface AccelHandOff {
@@ -94,7 +94,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     await store.close();
     throw err;
   }
-  const authenticator = new Authenticator(store, { cacheTtlMs: config.tokenCacheTtlMs, maxEntries: 10_000, now });
+  const authenticator = new Authenticator(store.tokens, { cacheTtlMs: config.tokenCacheTtlMs, maxEntries: 10_000, now });
   const access = new CachedAccessLookups(store, { ttlMs: config.tokenCacheTtlMs, maxEntries: 10_000, now });
   const caches: CacheInvalidation = {
     invalidate() {
@@ -106,7 +106,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
   // Behind nginx, a hand-off (or a reused authorization) may name a retired file for up to the cache's lifetime,
   // which nginx counts in whole seconds, plus a second of margin for the hand-off itself.
   const janitor = new BlobJanitor(blobs, log, () => store.durable(), accel ? (accel.cacheSeconds + 2) * 1000 : 0);
-  const records = new RecordService({ store, access, janitor, now, log });
+  const records = new RecordService({ store, access, janitor, now });
   const webhooks = new WebhookDeliverer(store, {
     pollMs: config.webhookPollMs,
     timeoutMs: config.webhookTimeoutMs,
@@ -131,7 +131,6 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
       blobs,
       limits: { maxBytes: config.photoMaxBytes, maxPixels: config.photoMaxPixels, contentHash: config.contentHash === 'sha256' },
       now,
-      log,
       janitor,
       workflowEventsQueued,
     }),
@@ -141,13 +140,12 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
       blobs,
       limits: { maxBytes: config.attachmentMaxBytes, contentHash: config.contentHash === 'sha256' },
       now,
-      log,
       janitor,
       workflowEventsQueued,
     }),
     records,
     admin: new AdminService({ store, blobs, records, caches, now, log }),
-    sweeper: new OrphanSweeper(store, blobs, {
+    sweeper: new OrphanSweeper(store.maintenance, blobs, {
       graceMs: config.sweepGraceMs,
       writeWindowMs: config.requestTimeoutMs,
       now,
@@ -158,7 +156,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     janitor,
     workflows: new WorkflowAdmin(store, now),
     oauth: new OAuthService({ store, caches, now, accessTokenLifetimeS: config.accessTokenLifetimeS }),
-    directory: new DirectoryService(store),
+    directory: new DirectoryService(store.directory),
     now,
     async close() {
       await runtime.sweeper.stop();

@@ -318,7 +318,7 @@ export class CrmSystem {
       const sampled = new Set(spread(acks, 8).map(([a]) => a));
       for (const ack of acks) {
         const [t, v, id] = ack;
-        const a = await stores.store.getAttachment(this.orgId, recordOf(t), id);
+        const a = await stores.store.attachments.get(this.orgId, recordOf(t), id);
         if (!a) {
           checks.push({ ok: false, why: `attachment ${id} acknowledged but not in the store` });
           continue;

@@ -3,11 +3,11 @@
  * module → module supports the operation in this API version → scope → profile permission → record id →
  * record exists in the caller's org → sharing → record state.
  */
+import type { ModuleCall, RecordCall } from './calls.js';
 import type { CrmRecord, ModuleSetting, Org, Profile, Sharing, User } from './entities.js';
 import { zohoError } from './errors.js';
 import { isZohoId } from './ids.js';
 import {
-  type ApiVersion,
   type ResolvedModule,
   isKnownUnsupportedModule,
   moduleSupports,
@@ -44,7 +44,7 @@ export interface RecordAccess extends ModuleAccess {
 const DEFAULT_SHARING: Sharing = 'public_read_write';
 
 export async function resolveModule(
-  lookups: AccessLookups,
+  lookups: Pick<AccessLookups, 'getModuleSetting'>,
   orgId: string,
   name: string,
 ): Promise<{ module: ResolvedModule; sharing: Sharing } | undefined> {
@@ -58,17 +58,12 @@ export async function resolveModule(
 }
 
 /** Module, API-version support, scope and profile permission: everything that does not need the record. */
-export async function authorizeModule(
-  lookups: AccessLookups,
-  principal: Principal,
-  op: OperationName,
-  version: ApiVersion,
-  moduleName: string,
-): Promise<ModuleAccess> {
+export async function authorizeModule(lookups: AccessLookups, call: ModuleCall): Promise<ModuleAccess> {
+  const { principal, operation: op, version } = call;
   const rule = OPERATIONS[op];
-  const resolved = await resolveModule(lookups, principal.org.id, moduleName);
+  const resolved = await resolveModule(lookups, principal.org.id, call.module);
   if (!resolved) {
-    if (isKnownUnsupportedModule(moduleName)) throw zohoError('MODULE_NOT_SUPPORTED', {}, op);
+    if (isKnownUnsupportedModule(call.module)) throw zohoError('MODULE_NOT_SUPPORTED', {}, op);
     throw zohoError('INVALID_MODULE', { resource_path_index: 0 }, op);
   }
   if (!moduleSupports(resolved.module, rule.family, version)) throw zohoError('MODULE_NOT_SUPPORTED', {}, op);
@@ -103,20 +98,17 @@ export function hasModulePermission(profile: Profile, apiName: string, permissio
 }
 
 /**
- * The full guard for an operation on one record. `recordIdError` names the catalog entry for a bad record id,
- * which differs between the photo endpoints and the attachment endpoints.
+ * The full guard for an operation on one record. `recordIdDetails` are the details of the error for a bad record
+ * id, which differ between the photo endpoints and the attachment endpoints.
  */
 export async function authorizeRecord(
   lookups: AccessLookups,
-  principal: Principal,
-  op: OperationName,
-  version: ApiVersion,
-  moduleName: string,
-  recordId: string,
+  call: RecordCall,
   recordIdDetails: Record<string, unknown>,
 ): Promise<RecordAccess> {
-  const access = await authorizeModule(lookups, principal, op, version, moduleName);
-  const record = isZohoId(recordId) ? await lookups.getRecord(principal.org.id, recordId) : undefined;
+  const { principal, operation: op } = call;
+  const access = await authorizeModule(lookups, call);
+  const record = isZohoId(call.recordId) ? await lookups.getRecord(principal.org.id, call.recordId) : undefined;
   if (!record || record.module.toLowerCase() !== access.module.apiName.toLowerCase()) {
     throw zohoError('INVALID_RELATED_ID', recordIdDetails, op);
   }
@@ -133,7 +125,7 @@ export function checkRecordSharing(principal: Principal, op: OperationName, reco
 }
 
 /**
- * Locks and approvals (research/zoho-api.md §5). Zia image validation in progress and a running merge lock the
+ * Locks and approvals (docs/zoho-api.md §8). Zia image validation in progress and a running merge lock the
  * record for its photo and for record changes; a record awaiting approval refuses photo changes and downloads; a
  * photo rejected by Zia cannot be downloaded but may be replaced or deleted, which is how the user recovers.
  * Attachment endpoints document neither error and are not affected.

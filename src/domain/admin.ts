@@ -2,10 +2,8 @@
  * Administration: orgs, profiles, users, custom modules and sharing, records and their states, access tokens,
  * reset. The admin HTTP API, the CLI and seeding all call these functions, so the three agree by construction.
  */
-import type { BlobStore } from '../storage/blobs/store.js';
-import { DuplicateKeyError, type MetadataStore } from '../storage/metadata/store.js';
-import type { CacheInvalidation } from './cached-lookups.js';
 import { removeBlobQuietly } from './blob-cleanup.js';
+import type { CacheInvalidation } from './cached-lookups.js';
 import {
   type AccessToken,
   type CrmRecord,
@@ -22,8 +20,11 @@ import {
 } from './entities.js';
 import { zohoError } from './errors.js';
 import { isZohoId, newZohoId } from './ids.js';
-import type { DomainLogger } from './logger.js';
 import { isValidCustomModuleName, standardModule } from './modules.js';
+import type { BlobStore } from './ports/blob-store.js';
+import type { DomainLogger } from './ports/logger.js';
+import { DuplicateKeyError } from './ports/metadata-errors.js';
+import type { MetadataView } from './ports/metadata.js';
 import type { RecordService } from './records.js';
 import { isValidScopeList } from './scopes.js';
 import { isValidTimeZone } from './time.js';
@@ -80,8 +81,10 @@ export interface IssuedToken {
   value: string;
 }
 
+type AdminPorts = 'directory' | 'records' | 'tokens' | 'maintenance';
+
 export interface AdminServiceDeps {
-  store: MetadataStore;
+  store: MetadataView<AdminPorts>;
   blobs: BlobStore;
   records: RecordService;
   caches: CacheInvalidation;
@@ -119,13 +122,18 @@ function checkOptionalId(id: string | undefined, field: string): string {
 export class AdminService {
   constructor(private readonly deps: AdminServiceDeps) {}
 
-  private get store(): MetadataStore {
+  private get store(): MetadataView<AdminPorts> {
     return this.deps.store;
   }
 
   /** The same service working inside a transaction (e.g. a first-start bootstrap racing other instances). */
-  within(store: MetadataStore): AdminService {
+  within(store: MetadataView<AdminPorts>): AdminService {
     return new AdminService({ ...this.deps, store });
+  }
+
+  /** Runs `work` in one transaction: everything it changes is kept, or nothing is. */
+  atomically<T>(work: (admin: AdminService) => Promise<T>): Promise<T> {
+    return this.store.transaction((tx) => work(this.within(tx)));
   }
 
   async createOrg(input: NewOrg): Promise<Org> {
@@ -134,13 +142,13 @@ export class AdminService {
     if (!input.name.trim()) invalid({ field: 'name', reason: 'empty' });
     const org: Org = { id: checkOptionalId(input.id, 'id'), name: input.name, timeZone, createdAt: this.deps.now() };
     await insertNew({ field: 'id', value: org.id }, this.store.transaction(async (tx) => {
-      await tx.insertOrg(org);
+      await tx.directory.insertOrg(org);
       // Every Zoho org has these two profiles.
       for (const p of [
         { name: 'Administrator', isAdmin: true },
         { name: 'Standard', isAdmin: false },
       ]) {
-        await tx.insertProfile({
+        await tx.directory.insertProfile({
           id: newZohoId(),
           orgId: org.id,
           name: p.name,
@@ -154,17 +162,17 @@ export class AdminService {
   }
 
   listOrgs(): Promise<Org[]> {
-    return this.store.listOrgs();
+    return this.store.directory.listOrgs();
   }
 
   async org(orgId: string): Promise<Org> {
-    return (await this.store.getOrg(orgId)) ?? notFound('org', orgId);
+    return (await this.store.directory.getOrg(orgId)) ?? notFound('org', orgId);
   }
 
   async createProfile(orgId: string, input: NewProfile): Promise<Profile> {
     await this.org(orgId);
     if (!input.name.trim()) invalid({ field: 'name', reason: 'empty' });
-    if ((await this.store.listProfiles(orgId)).some((p) => p.name.toLowerCase() === input.name.toLowerCase())) {
+    if ((await this.store.directory.listProfiles(orgId)).some((p) => p.name.toLowerCase() === input.name.toLowerCase())) {
       throw zohoError('DUPLICATE_DATA', { field: 'name', value: input.name });
     }
     const profile: Profile = {
@@ -175,17 +183,17 @@ export class AdminService {
       permissions: input.permissions ?? { '*': FULL_ACCESS },
       createdAt: this.deps.now(),
     };
-    await insertNew({ field: 'id', value: profile.id }, this.store.insertProfile(profile));
+    await insertNew({ field: 'id', value: profile.id }, this.store.directory.insertProfile(profile));
     return profile;
   }
 
   async listProfiles(orgId: string): Promise<Profile[]> {
     await this.org(orgId);
-    return this.store.listProfiles(orgId);
+    return this.store.directory.listProfiles(orgId);
   }
 
   async findProfile(orgId: string, idOrName: string): Promise<Profile> {
-    const profiles = await this.store.listProfiles(orgId);
+    const profiles = await this.store.directory.listProfiles(orgId);
     return (
       profiles.find((p) => p.id === idOrName || p.name.toLowerCase() === idOrName.toLowerCase()) ??
       notFound('profile', idOrName)
@@ -197,7 +205,7 @@ export class AdminService {
     if (!input.name.trim()) invalid({ field: 'name', reason: 'empty' });
     if (!/^[^\s@]+@[^\s@]+$/.test(input.email)) invalid({ field: 'email', reason: 'not an email address' });
     const profile = await this.findProfile(orgId, input.profile);
-    const users = await this.store.listUsers(orgId);
+    const users = await this.store.directory.listUsers(orgId);
     if (users.some((u) => u.email.toLowerCase() === input.email.toLowerCase())) {
       throw zohoError('DUPLICATE_DATA', { field: 'email', value: input.email });
     }
@@ -210,21 +218,26 @@ export class AdminService {
       status: 'active',
       createdAt: this.deps.now(),
     };
-    await insertNew({ field: 'id', value: user.id }, this.store.insertUser(user));
+    await insertNew({ field: 'id', value: user.id }, this.store.directory.insertUser(user));
     return user;
   }
 
   async listUsers(orgId: string): Promise<User[]> {
     await this.org(orgId);
-    return this.store.listUsers(orgId);
+    return this.store.directory.listUsers(orgId);
   }
 
   async findUser(orgId: string, idOrEmail: string): Promise<User> {
-    const users = await this.store.listUsers(orgId);
+    const users = await this.store.directory.listUsers(orgId);
     return (
       users.find((u) => u.id === idOrEmail || u.email.toLowerCase() === idOrEmail.toLowerCase()) ??
       notFound('user', idOrEmail)
     );
+  }
+
+  /** The org's setting for a module (custom, or a standard module's sharing), if it has one. */
+  findModuleSetting(orgId: string, apiName: string): Promise<ModuleSetting | undefined> {
+    return this.store.directory.getModuleSetting(orgId, apiName);
   }
 
   async createCustomModule(orgId: string, input: NewCustomModule): Promise<ModuleSetting> {
@@ -232,7 +245,7 @@ export class AdminService {
     if (!isValidCustomModuleName(input.apiName)) {
       invalid({ field: 'api_name', reason: 'letters, digits and underscores, starting with a letter; not a standard module' });
     }
-    if (await this.store.getModuleSetting(orgId, input.apiName)) {
+    if (await this.store.directory.getModuleSetting(orgId, input.apiName)) {
       throw zohoError('DUPLICATE_DATA', { field: 'api_name', value: input.apiName });
     }
     const setting: ModuleSetting = {
@@ -244,7 +257,7 @@ export class AdminService {
       sharing: checkSharing(input.sharing ?? 'public_read_write'),
       createdAt: this.deps.now(),
     };
-    await this.store.upsertModuleSetting(setting);
+    await this.store.directory.upsertModuleSetting(setting);
     this.deps.caches.invalidate();
     return setting;
   }
@@ -253,27 +266,27 @@ export class AdminService {
   async setModuleSharing(orgId: string, apiName: string, sharing: Sharing): Promise<ModuleSetting> {
     await this.org(orgId);
     checkSharing(sharing);
-    const existing = await this.store.getModuleSetting(orgId, apiName);
+    const existing = await this.store.directory.getModuleSetting(orgId, apiName);
     const std = standardModule(apiName);
     if (!existing && !std) notFound('module', apiName);
     const setting: ModuleSetting = existing
       ? { ...existing, sharing }
       : { orgId, apiName: std!.apiName, custom: false, singular: std!.singular, plural: std!.plural, sharing, createdAt: this.deps.now() };
-    await this.store.upsertModuleSetting(setting);
+    await this.store.directory.upsertModuleSetting(setting);
     this.deps.caches.invalidate();
     return setting;
   }
 
   async listModuleSettings(orgId: string): Promise<ModuleSetting[]> {
     await this.org(orgId);
-    return this.store.listModuleSettings(orgId);
+    return this.store.directory.listModuleSettings(orgId);
   }
 
   /** The canonical API name of a standard or custom module of the org. */
   async moduleApiName(orgId: string, name: string): Promise<string> {
     const std = standardModule(name);
     if (std) return std.apiName;
-    const setting = await this.store.getModuleSetting(orgId, name);
+    const setting = await this.store.directory.getModuleSetting(orgId, name);
     if (setting?.custom) return setting.apiName;
     return notFound('module', name);
   }
@@ -296,19 +309,23 @@ export class AdminService {
       modifiedBy: owner.id,
       modifiedAt: now,
     };
-    await insertNew({ field: 'id', value: record.id }, this.store.insertRecord(record));
+    await insertNew({ field: 'id', value: record.id }, this.store.records.insert(record));
     return record;
+  }
+
+  async recordExists(orgId: string, recordId: string): Promise<boolean> {
+    return (await this.store.records.get(orgId, recordId)) !== undefined;
   }
 
   async listRecords(orgId: string, module: string, limit = 200, offset = 0): Promise<CrmRecord[]> {
     await this.org(orgId);
-    return this.store.listRecords(orgId, await this.moduleApiName(orgId, module), { limit, offset });
+    return this.store.records.list(orgId, await this.moduleApiName(orgId, module), { limit, offset });
   }
 
   async setRecordState(orgId: string, recordId: string, state: RecordState): Promise<CrmRecord> {
     checkState(state);
-    if (!(await this.store.setRecordState(orgId, recordId, state, this.deps.now()))) notFound('record', recordId);
-    return (await this.store.getRecord(orgId, recordId))!;
+    if (!(await this.store.records.setState(orgId, recordId, state, this.deps.now()))) notFound('record', recordId);
+    return (await this.store.records.get(orgId, recordId))!;
   }
 
   async deleteRecord(orgId: string, recordId: string): Promise<void> {
@@ -339,31 +356,36 @@ export class AdminService {
       clientId: null,
       refreshTokenId: null,
     };
-    await insertNew({ field: 'value' }, this.store.insertToken(token));
+    await insertNew({ field: 'value' }, this.store.tokens.insert(token));
     return { token, value };
+  }
+
+  /** Whether some access token (of any org) has this value. */
+  async tokenValueKnown(value: string): Promise<boolean> {
+    return (await this.store.tokens.findPrincipal(hashToken(value))) !== undefined;
   }
 
   async listTokens(orgId: string): Promise<AccessToken[]> {
     await this.org(orgId);
-    return this.store.listTokens(orgId);
+    return this.store.tokens.list(orgId);
   }
 
   async revokeToken(orgId: string, tokenId: string): Promise<void> {
-    if (!(await this.store.revokeToken(orgId, tokenId, this.deps.now()))) notFound('token', tokenId);
+    if (!(await this.store.tokens.revoke(orgId, tokenId, this.deps.now()))) notFound('token', tokenId);
     this.deps.caches.invalidate();
   }
 
   /** Deletes every org, user, token, record and blob. */
   async reset(): Promise<void> {
-    await this.store.reset();
+    await this.store.maintenance.reset();
     this.deps.caches.invalidate();
     for await (const blob of this.deps.blobs.list()) await removeBlobQuietly(this.deps.blobs, blob.key, this.deps.log);
   }
 
   async firstAdmin(orgId: string): Promise<User> {
-    const profiles = await this.store.listProfiles(orgId);
+    const profiles = await this.store.directory.listProfiles(orgId);
     const adminProfiles = new Set(profiles.filter((p) => p.isAdmin).map((p) => p.id));
-    const user = (await this.store.listUsers(orgId)).find((u) => adminProfiles.has(u.profileId));
+    const user = (await this.store.directory.listUsers(orgId)).find((u) => adminProfiles.has(u.profileId));
     return user ?? notFound('administrator user', orgId);
   }
 }

@@ -2,22 +2,21 @@
  * Record attachments: files (one `file` part) or links (`attachmentUrl`, from the query string as the official
  * SDK sends it, or from a multipart field as Zoho's curl sample does), never both in one request.
  */
-import type { BlobRange, BlobReader, BlobStore } from '../storage/blobs/store.js';
-import type { MetadataStore } from '../storage/metadata/store.js';
-import { Inspector } from '../streams/inspector.js';
-import { type AccessLookups, type Principal, type RecordAccess, authorizeRecord } from './access.js';
-import { type BlobJanitor, mayDiscardStaged } from './blob-cleanup.js';
+import { type AccessLookups, type RecordAccess, authorizeRecord } from './access.js';
+import type { BlobJanitor } from './blob-cleanup.js';
+import type { RecordCall } from './calls.js';
+import { contentTypeFor } from './content-types.js';
 import type { Attachment } from './entities.js';
 import { zohoError } from './errors.js';
 import { idList, isZohoId, newZohoId } from './ids.js';
 import { isHttpLink } from './links.js';
-import type { DomainLogger } from './logger.js';
-import type { ApiVersion } from './modules.js';
-import type { OperationName } from './operations.js';
+import type { BlobRange, BlobReader, BlobStore } from './ports/blob-store.js';
+import type { MetadataView } from './ports/metadata.js';
+import { RecordChanges } from './record-changes.js';
 import type { ItemResult } from './results.js';
-import { type FilePart, type UploadBody, cleanFileName, clientBodyError } from './uploads.js';
-import { contentTypeFor } from './content-types.js';
-import { type ChangeEvent, queueWorkflowEvents } from './workflows.js';
+import { type StagedBytes, UploadStaging } from './staging.js';
+import { type FilePart, type UploadBody, cleanFileName } from './uploads.js';
+import { type ChangeEvent, changeEvent } from './workflow-rules.js';
 
 export interface AttachmentLimits {
   maxBytes: number;
@@ -26,13 +25,12 @@ export interface AttachmentLimits {
 }
 
 export interface AttachmentServiceDeps {
-  store: MetadataStore;
+  store: MetadataView<'records' | 'attachments' | 'workflows' | 'outbox'>;
   /** Module settings and records for the access checks (module settings cached). */
   access: AccessLookups;
   blobs: BlobStore;
   limits: AttachmentLimits;
   now: () => number;
-  log: DomainLogger;
   janitor: BlobJanitor;
   /** Told after a commit that queued workflow events. */
   workflowEventsQueued: () => void;
@@ -53,18 +51,19 @@ function attachmentFacts(a: Attachment) {
   };
 }
 
+function attachmentEvent(call: RecordCall, a: Attachment, event: ChangeEvent['event'], occurredAt: number): ChangeEvent {
+  return changeEvent(call.principal, { module: a.module, recordId: a.recordId, event, occurredAt, subject: attachmentFacts(a) });
+}
+
 export interface AttachmentUploadTicket {
+  call: RecordCall<'attachment.upload'>;
   access: RecordAccess;
-  principal: Principal;
   /** Link and title from the query string, if given there. */
   attachmentUrl: string | undefined;
   title: string | undefined;
 }
 
-interface StagedFile {
-  blobKey: string;
-  size: number;
-  sha256: string | null;
+interface StagedFile extends StagedBytes {
   fileName: string;
   contentType: string;
 }
@@ -74,7 +73,7 @@ export const MAX_IDS_PER_BULK_DELETE = 100;
 /** v8 page tokens stay valid this long. */
 export const PAGE_TOKEN_LIFETIME_MS = 24 * 3600_000;
 
-/** Every field of an attachment a client may ask for in `fields` (research/zoho-api.md §2.1). */
+/** Every field of an attachment a client may ask for in `fields` (docs/zoho-api.md §5.2). */
 export const ATTACHMENT_FIELDS = [
   'Owner',
   'Modified_By',
@@ -121,29 +120,32 @@ export interface AttachmentPage {
   pageTokenExpiry: number | null;
 }
 
-/** Attachment endpoints name the bad record id's position in the path (research/zoho-api.md §1.2). */
+/** Attachment endpoints name the bad record id's position in the path (docs/zoho-api.md §3.2). */
 const RELATED_ID_DETAILS = { related_status: 'invalid', resource_path_index: 1 };
 const MAX_URL_LENGTH = 2048;
 const MAX_TITLE_LENGTH = 255;
 
-export class AttachmentService {
-  constructor(private readonly deps: AttachmentServiceDeps) {}
+type AttachmentContent = Pick<Attachment, 'kind' | 'fileName' | 'title' | 'linkUrl' | 'contentType' | 'size' | 'blobKey' | 'sha256'>;
 
-  authorize(principal: Principal, op: OperationName, version: ApiVersion, moduleName: string, recordId: string) {
-    return authorizeRecord(this.deps.access, principal, op, version, moduleName, recordId, RELATED_ID_DETAILS);
+export class AttachmentService {
+  private readonly changes: RecordChanges<'records' | 'attachments' | 'workflows' | 'outbox'>;
+
+  constructor(private readonly deps: AttachmentServiceDeps) {
+    this.changes = new RecordChanges(deps);
+  }
+
+  private authorize(call: RecordCall): Promise<RecordAccess> {
+    return authorizeRecord(this.deps.access, call, RELATED_ID_DETAILS);
   }
 
   async prepareUpload(
-    principal: Principal,
-    version: ApiVersion,
-    moduleName: string,
-    recordId: string,
+    call: RecordCall<'attachment.upload'>,
     query: { attachmentUrl?: string | undefined; title?: string | undefined },
   ): Promise<AttachmentUploadTicket> {
-    const access = await this.authorize(principal, 'attachment.upload', version, moduleName, recordId);
+    const access = await this.authorize(call);
     // Parameters known before the body are judged before it is read: a bad one costs no upload.
     const attachmentUrl = query.attachmentUrl === undefined ? undefined : validLink(query.attachmentUrl);
-    return { access, principal, attachmentUrl, title: query.title === undefined ? undefined : checkedTitle(query.title) };
+    return { call, access, attachmentUrl, title: query.title === undefined ? undefined : checkedTitle(query.title) };
   }
 
   /**
@@ -151,10 +153,12 @@ export class AttachmentService {
    * comes from the query string.
    */
   async upload(ticket: AttachmentUploadTicket, body: UploadBody | undefined): Promise<Attachment> {
-    let staged: StagedFile | undefined;
+    const op = ticket.call.operation;
+    const staging = new UploadStaging(this.deps.blobs, this.deps.janitor);
     let link = ticket.attachmentUrl;
     let title = ticket.title;
     try {
+      let staged: StagedFile | undefined;
       if (body) {
         for await (const part of body) {
           if (part.kind === 'field') {
@@ -162,111 +166,63 @@ export class AttachmentService {
             else if (part.name === 'title') title = checkedTitle(part.value);
             continue;
           }
-          if (staged) throw zohoError('MORE_THAN_ONE_FILE', {}, 'attachment.upload');
-          if (part.name !== 'file') throw zohoError('NO_FILE', { param_name: 'file' }, 'attachment.upload');
-          if (link !== undefined) throw zohoError('FILE_AND_LINK', {}, 'attachment.upload');
-          staged = await this.stage(part);
+          if (staged) throw zohoError('MORE_THAN_ONE_FILE', {}, op);
+          if (part.name !== 'file') throw zohoError('NO_FILE', { param_name: 'file' }, op);
+          if (link !== undefined) throw zohoError('FILE_AND_LINK', {}, op);
+          staged = await this.stage(staging, part);
         }
       }
-      if (staged && link !== undefined) throw zohoError('FILE_AND_LINK', {}, 'attachment.upload');
-      if (link !== undefined && !staged) return await this.commitLink(ticket, link, title);
-      if (!staged) throw zohoError('NO_FILE', { param_name: 'file' }, 'attachment.upload');
-      return await this.commitFile(ticket, staged, title);
+      if (staged && link !== undefined) throw zohoError('FILE_AND_LINK', {}, op);
+      if (link !== undefined && !staged) return await this.insert(ticket, linkContent(link, title));
+      if (!staged) throw zohoError('NO_FILE', { param_name: 'file' }, op);
+      return await this.insert(ticket, fileContent(staged, title));
     } catch (err) {
-      if (staged && mayDiscardStaged(err)) this.deps.janitor.discard(staged.blobKey);
+      staging.discardAfter(err);
       throw err;
     }
   }
 
-  private async stage(part: FilePart): Promise<StagedFile> {
-    const inspector = new Inspector({
+  private async stage(staging: UploadStaging, part: FilePart): Promise<StagedFile> {
+    const staged = await staging.stage(part, {
       maxBytes: this.deps.limits.maxBytes,
       hash: this.deps.limits.contentHash,
       tooLarge: () => zohoError('FILE_SIZE_MORE_THAN_ALLOWED_SIZE', {}, 'attachment.upload'),
     });
-    part.stream.on('error', (err) => inspector.destroy(clientBodyError(err)));
-    const written = await this.deps.blobs.put(part.stream.pipe(inspector));
-    if (written.size === 0) {
-      this.deps.janitor.discard(written.key);
-      throw zohoError('EMPTY_FILE', { param_name: 'file' }, 'attachment.upload');
-    }
+    if (staged.size === 0) throw zohoError('EMPTY_FILE', { param_name: 'file' }, 'attachment.upload');
     const fileName = cleanFileName(part.fileName, 'attachment');
-    return {
-      blobKey: written.key,
-      size: written.size,
-      sha256: inspector.sha256,
-      fileName,
-      contentType: contentTypeFor(part.declaredType, fileName),
-    };
+    return { ...staged, fileName, contentType: contentTypeFor(part.declaredType, fileName) };
   }
 
-  private async commitFile(ticket: AttachmentUploadTicket, staged: StagedFile, title: string | undefined): Promise<Attachment> {
-    return this.insert(ticket, {
-      kind: 'file',
-      fileName: staged.fileName,
-      title: title ?? null,
-      linkUrl: null,
-      contentType: staged.contentType,
-      size: staged.size,
-      blobKey: staged.blobKey,
-      sha256: staged.sha256,
-    });
-  }
-
-  private async commitLink(ticket: AttachmentUploadTicket, url: string, title: string | undefined): Promise<Attachment> {
-    // Zoho fetches the page's meta title by default; this server never fetches client-supplied URLs (no SSRF),
-    // so the link itself is the default title.
-    const shownTitle = title !== undefined && title.trim().length > 0 ? title : url;
-    return this.insert(ticket, {
-      kind: 'link',
-      fileName: shownTitle,
-      title: shownTitle,
-      linkUrl: url,
-      contentType: null,
-      size: 0,
-      blobKey: null,
-      sha256: null,
-    });
-  }
-
-  private async insert(
-    ticket: AttachmentUploadTicket,
-    content: Pick<Attachment, 'kind' | 'fileName' | 'title' | 'linkUrl' | 'contentType' | 'size' | 'blobKey' | 'sha256'>,
-  ): Promise<Attachment> {
-    const { principal, access } = ticket;
-    const orgId = principal.org.id;
-    const { attachment, queued } = await this.deps.store.transaction(async (tx) => {
-      await tx.lockRecord(orgId, access.record.id);
-      if (!(await tx.getRecord(orgId, access.record.id))) {
-        throw zohoError('INVALID_RELATED_ID', RELATED_ID_DETAILS, 'attachment.upload');
-      }
-      const now = this.deps.now();
+  private insert(ticket: AttachmentUploadTicket, content: AttachmentContent): Promise<Attachment> {
+    const { call, access } = ticket;
+    const orgId = call.principal.org.id;
+    const userId = call.principal.user.id;
+    return this.changes.commit(orgId, access.record.id, async (tx, now) => {
+      if (!(await tx.records.get(orgId, access.record.id))) throw zohoError('INVALID_RELATED_ID', RELATED_ID_DETAILS, call.operation);
       const attachment: Attachment = {
         id: newZohoId(),
         orgId,
         recordId: access.record.id,
         module: access.module.apiName,
         ...content,
-        ownerId: principal.user.id,
-        createdBy: principal.user.id,
+        ownerId: userId,
+        createdBy: userId,
         createdAt: now,
-        modifiedBy: principal.user.id,
+        modifiedBy: userId,
         modifiedAt: now,
       };
-      await tx.insertAttachment(attachment);
-      const queued = await queueWorkflowEvents(tx, changeOf(principal, attachment, 'attachment_added', now));
-      return { attachment, queued };
+      await tx.attachments.insert(attachment);
+      return { value: attachment, events: [attachmentEvent(call, attachment, 'attachment_added', now)] };
     });
-    if (queued > 0) this.deps.workflowEventsQueued();
-    return attachment;
   }
 
   /** GET …/Attachments: a page of the record's attachments, newest first. */
-  async list(principal: Principal, version: ApiVersion, moduleName: string, recordId: string, q: AttachmentListQuery): Promise<AttachmentPage> {
-    const access = await this.authorize(principal, 'attachment.list', version, moduleName, recordId);
+  async list(call: RecordCall<'attachment.list'>, q: AttachmentListQuery): Promise<AttachmentPage> {
+    const op = call.operation;
+    const access = await this.authorize(call);
     // `fields` is optional in v2 and v2.1 (every field then) and mandatory from v3.
-    if (q.fields === undefined && version !== 'v2' && version !== 'v2.1') {
-      throw zohoError('REQUIRED_PARAM_MISSING', { param_name: 'fields' }, 'attachment.list');
+    if (q.fields === undefined && call.version !== 'v2' && call.version !== 'v2.1') {
+      throw zohoError('REQUIRED_PARAM_MISSING', { param_name: 'fields' }, op);
     }
     const wanted = q.fields === undefined ? undefined : new Set(q.fields.split(',').map((f) => f.trim()));
     // Unknown names in `fields` are ignored, as the Records API does.
@@ -279,8 +235,8 @@ export class AttachmentService {
         : (positiveInt(q.page, 'page', 1, Number.MAX_SAFE_INTEGER) - 1) * perPage;
     const ids = q.ids === undefined ? undefined : q.ids.split(',').map((s) => s.trim()).filter((s) => isZohoId(s));
     // At most a page's worth of ids: more could never be answered on one page.
-    if (ids && ids.length > MAX_PER_PAGE) throw zohoError('LIMIT_EXCEEDED', { param_name: 'ids', limit: MAX_PER_PAGE }, 'attachment.list');
-    const rows = await this.deps.store.listAttachments(principal.org.id, access.record.id, { limit: perPage + 1, offset }, ids);
+    if (ids && ids.length > MAX_PER_PAGE) throw zohoError('LIMIT_EXCEEDED', { param_name: 'ids', limit: MAX_PER_PAGE }, op);
+    const rows = await this.deps.store.attachments.list(call.principal.org.id, access.record.id, { limit: perPage + 1, offset }, ids);
     const moreRecords = rows.length > perPage;
     const expiry = now + PAGE_TOKEN_LIFETIME_MS;
     const token = (o: number) => encodePageToken({ r: access.record.id, o, x: expiry });
@@ -298,10 +254,10 @@ export class AttachmentService {
   }
 
   /** GET …/Attachments/{id}: the attachment (a link has no bytes; the route decides how to answer for it). */
-  async download(principal: Principal, version: ApiVersion, moduleName: string, recordId: string, attachmentId: string): Promise<Attachment> {
-    const { record } = await this.authorize(principal, 'attachment.download', version, moduleName, recordId);
-    const found = isZohoId(attachmentId) ? await this.deps.store.getAttachment(principal.org.id, record.id, attachmentId) : undefined;
-    if (!found) throw zohoError('INVALID_ID', { id: attachmentId, resource_path_index: 3 }, 'attachment.download');
+  async download(call: RecordCall<'attachment.download'>, attachmentId: string): Promise<Attachment> {
+    const { record } = await this.authorize(call);
+    const found = isZohoId(attachmentId) ? await this.deps.store.attachments.get(call.principal.org.id, record.id, attachmentId) : undefined;
+    if (!found) throw zohoError('INVALID_ID', { id: attachmentId, resource_path_index: 3 }, call.operation);
     return found;
   }
 
@@ -312,56 +268,54 @@ export class AttachmentService {
   }
 
   /** DELETE …/Attachments?ids=a,b: each id on its own; a bad id gets its own error and does not stop the others. */
-  async bulkDelete(
-    principal: Principal,
-    version: ApiVersion,
-    moduleName: string,
-    recordId: string,
-    idsParam: string | undefined,
-  ): Promise<ItemResult<string>[]> {
-    const { record } = await this.authorize(principal, 'attachment.bulkDelete', version, moduleName, recordId);
-    const ids = idList(idsParam, MAX_IDS_PER_BULK_DELETE, 'attachment.bulkDelete');
-    const orgId = principal.org.id;
+  async bulkDelete(call: RecordCall<'attachment.bulkDelete'>, idsParam: string | undefined): Promise<ItemResult<string>[]> {
+    const { record } = await this.authorize(call);
+    const ids = idList(idsParam, MAX_IDS_PER_BULK_DELETE, call.operation);
     const results: ItemResult<string>[] = [];
     for (const id of ids) {
-      const outcome = await this.deps.store.transaction(async (tx) => {
-        const found = isZohoId(id) ? await tx.getAttachment(orgId, record.id, id) : undefined;
-        if (!found) return undefined;
-        await tx.deleteAttachment(orgId, record.id, id);
-        const queued = await queueWorkflowEvents(tx, changeOf(principal, found, 'attachment_deleted', this.deps.now()));
-        return { found, queued };
-      });
-      if (!outcome) {
-        results.push({ ok: false, error: zohoError('INVALID_ID', { id }, 'attachment.bulkDelete') });
-        continue;
-      }
-      if (outcome.queued > 0) this.deps.workflowEventsQueued();
-      if (outcome.found.blobKey) this.deps.janitor.retire(outcome.found.blobKey);
-      results.push({ ok: true, value: id });
+      const removed = await this.remove(call, record.id, id);
+      results.push(removed ? { ok: true, value: id } : { ok: false, error: zohoError('INVALID_ID', { id }, call.operation) });
     }
     return results;
   }
 
-  async delete(
-    principal: Principal,
-    version: ApiVersion,
-    moduleName: string,
-    recordId: string,
-    attachmentId: string,
-  ): Promise<Attachment> {
-    const { record } = await this.authorize(principal, 'attachment.delete', version, moduleName, recordId);
-    const orgId = principal.org.id;
-    const { removed, queued } = await this.deps.store.transaction(async (tx) => {
-      const found = isZohoId(attachmentId) ? await tx.getAttachment(orgId, record.id, attachmentId) : undefined;
-      if (!found) throw zohoError('INVALID_ID', { id: attachmentId, resource_path_index: 3 }, 'attachment.delete');
-      await tx.deleteAttachment(orgId, record.id, attachmentId);
-      const queued = await queueWorkflowEvents(tx, changeOf(principal, found, 'attachment_deleted', this.deps.now()));
-      return { removed: found, queued };
-    });
-    if (queued > 0) this.deps.workflowEventsQueued();
-    if (removed.blobKey) this.deps.janitor.retire(removed.blobKey);
+  async delete(call: RecordCall<'attachment.delete'>, attachmentId: string): Promise<Attachment> {
+    const { record } = await this.authorize(call);
+    const removed = await this.remove(call, record.id, attachmentId);
+    if (!removed) throw zohoError('INVALID_ID', { id: attachmentId, resource_path_index: 3 }, call.operation);
     return removed;
   }
+
+  /** Deletes one attachment of the record; undefined when the record has no such attachment. */
+  private remove(call: RecordCall, recordId: string, attachmentId: string): Promise<Attachment | undefined> {
+    const orgId = call.principal.org.id;
+    return this.changes.commit(orgId, recordId, async (tx, now) => {
+      const found = isZohoId(attachmentId) ? await tx.attachments.get(orgId, recordId, attachmentId) : undefined;
+      if (!found) return { value: undefined };
+      await tx.attachments.delete(orgId, recordId, attachmentId);
+      return { value: found, events: [attachmentEvent(call, found, 'attachment_deleted', now)], retired: [found.blobKey] };
+    });
+  }
+}
+
+function fileContent(staged: StagedFile, title: string | undefined): AttachmentContent {
+  return {
+    kind: 'file',
+    fileName: staged.fileName,
+    title: title ?? null,
+    linkUrl: null,
+    contentType: staged.contentType,
+    size: staged.size,
+    blobKey: staged.blobKey,
+    sha256: staged.sha256,
+  };
+}
+
+function linkContent(url: string, title: string | undefined): AttachmentContent {
+  // Zoho fetches the page's meta title by default; this server never fetches client-supplied URLs (no SSRF),
+  // so the link itself is the default title.
+  const shownTitle = title !== undefined && title.trim().length > 0 ? title : url;
+  return { kind: 'link', fileName: shownTitle, title: shownTitle, linkUrl: url, contentType: null, size: 0, blobKey: null, sha256: null };
 }
 
 interface PageToken {
@@ -391,19 +345,6 @@ function positiveInt(value: string | undefined, name: string, fallback: number, 
     throw zohoError('INVALID_DATA', { param_name: name, ...(max < Number.MAX_SAFE_INTEGER ? { maximum: max } : {}) }, 'attachment.list');
   }
   return n;
-}
-
-function changeOf(principal: Principal, a: Attachment, event: ChangeEvent['event'], occurredAt: number): ChangeEvent {
-  return {
-    orgId: principal.org.id,
-    timeZone: principal.org.timeZone,
-    module: a.module,
-    recordId: a.recordId,
-    event,
-    user: principal.user,
-    occurredAt,
-    subject: attachmentFacts(a),
-  };
 }
 
 function checkedTitle(title: string): string {

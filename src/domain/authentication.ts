@@ -3,9 +3,9 @@
  * staleness is bounded by `cacheTtlMs`: a token revoked by another process (the CLI, another instance) stops
  * working within that time, and at once when revoked through this process.
  */
-import type { MetadataStore } from '../storage/metadata/store.js';
 import type { Principal } from './access.js';
 import { zohoError } from './errors.js';
+import type { AccessTokenStore } from './ports/tokens.js';
 import { ScopeSet } from './scopes.js';
 import { hashToken } from './tokens.js';
 import { TtlCache } from './ttl-cache.js';
@@ -26,7 +26,7 @@ export class Authenticator {
   private readonly cache: TtlCache<string, CacheEntry>;
 
   constructor(
-    private readonly store: Pick<MetadataStore, 'findPrincipalByTokenHash'>,
+    private readonly tokens: Pick<AccessTokenStore, 'findPrincipal'>,
     private readonly opts: AuthenticatorOptions,
   ) {
     this.cache = new TtlCache(opts.cacheTtlMs, opts.maxEntries, opts.now);
@@ -40,7 +40,7 @@ export class Authenticator {
       if (hit.expiresAt !== null && hit.expiresAt <= now) throw zohoError('INVALID_TOKEN');
       return hit.principal;
     }
-    const row = await this.store.findPrincipalByTokenHash(hashToken(tokenValue));
+    const row = await this.tokens.findPrincipal(hashToken(tokenValue));
     if (
       !row ||
       row.token.revokedAt !== null ||

@@ -1,6 +1,6 @@
-import type { BlobStore } from '../storage/blobs/store.js';
-import { CommitOutcomeUnknownError } from '../storage/metadata/store.js';
-import type { DomainLogger } from './logger.js';
+import type { BlobStore } from './ports/blob-store.js';
+import { CommitOutcomeUnknownError } from './ports/metadata-errors.js';
+import type { DomainLogger } from './ports/logger.js';
 
 /**
  * Removes bytes no row points at any more. Its failure must not fail the request that already committed: the

@@ -5,6 +5,7 @@
  */
 import type { AccessLookups } from './access.js';
 import type { CrmRecord, ModuleSetting } from './entities.js';
+import type { MetadataPorts } from './ports/metadata.js';
 import { TtlCache } from './ttl-cache.js';
 
 export class CachedAccessLookups implements AccessLookups {
@@ -12,7 +13,7 @@ export class CachedAccessLookups implements AccessLookups {
   private readonly settings: TtlCache<string, ModuleSetting | null>;
 
   constructor(
-    private readonly store: AccessLookups,
+    private readonly store: Pick<MetadataPorts, 'directory' | 'records'>,
     opts: { ttlMs: number; maxEntries: number; now: () => number },
   ) {
     this.settings = new TtlCache(opts.ttlMs, opts.maxEntries, opts.now);
@@ -22,13 +23,13 @@ export class CachedAccessLookups implements AccessLookups {
     const key = `${orgId}\u0000${apiName.toLowerCase()}`;
     const hit = this.settings.get(key);
     if (hit !== undefined) return hit ?? undefined;
-    const setting = await this.store.getModuleSetting(orgId, apiName);
+    const setting = await this.store.directory.getModuleSetting(orgId, apiName);
     this.settings.set(key, setting ?? null);
     return setting;
   }
 
   getRecord(orgId: string, id: string): Promise<CrmRecord | undefined> {
-    return this.store.getRecord(orgId, id);
+    return this.store.records.get(orgId, id);
   }
 
   invalidate(): void {

@@ -2,10 +2,10 @@
  * What the official SDKs ask about around the media calls: the current user, the org, the modules and their
  * fields. Minimal but truthful: every module and field listed is one this server serves.
  */
-import type { MetadataStore } from '../storage/metadata/store.js';
 import type { Principal } from './access.js';
 import type { ModuleSetting, Profile, User } from './entities.js';
 import { zohoError } from './errors.js';
+import type { DirectoryStore } from './ports/directory.js';
 import { STANDARD_MODULES, UNSUPPORTED_MODULES, isKnownUnsupportedModule, standardModule } from './modules.js';
 import type { ScopeOperation } from './scopes.js';
 
@@ -98,6 +98,13 @@ export interface ModuleListing {
   custom: boolean;
 }
 
+/** Names of the users a response mentions. */
+export interface UserNames {
+  /** Display name of a user id of the org (the deleted-user fallback is the id itself). */
+  nameOf(id: string): string;
+  emailOf(id: string): string | undefined;
+}
+
 export interface DirectoryUser {
   user: User;
   profile: Profile | undefined;
@@ -106,7 +113,7 @@ export interface DirectoryUser {
 export type UserListType = 'CurrentUser' | 'AllUsers' | 'ActiveUsers' | 'AdminUsers';
 
 export class DirectoryService {
-  constructor(private readonly store: MetadataStore) {}
+  constructor(private readonly directory: DirectoryStore) {}
 
   async users(principal: Principal, type: string | undefined): Promise<DirectoryUser[]> {
     requireScope(principal, 'users', '*', ['READ']);
@@ -115,12 +122,23 @@ export class DirectoryService {
       throw zohoError('INVALID_DATA', { param_name: 'type', supported_values: ['CurrentUser', 'AllUsers', 'ActiveUsers', 'AdminUsers'] });
     }
     if (kind === 'CurrentUser') return [{ user: principal.user, profile: principal.profile }];
-    const profiles = new Map((await this.store.listProfiles(principal.org.id)).map((p) => [p.id, p]));
-    return (await this.store.listUsers(principal.org.id))
+    const profiles = new Map((await this.directory.listProfiles(principal.org.id)).map((p) => [p.id, p]));
+    return (await this.directory.listUsers(principal.org.id))
       .map((user) => ({ user, profile: profiles.get(user.profileId) }))
       .filter(({ user, profile }) =>
         kind === 'ActiveUsers' ? user.status === 'active' : kind === 'AdminUsers' ? profile?.isAdmin === true : true,
       );
+  }
+
+  /** Names for the users `ids` of the principal's org; a user since removed shows as their id. */
+  async namesOf(principal: Principal, ids: readonly string[]): Promise<UserNames> {
+    const users = new Map([[principal.user.id, principal.user]]);
+    const others = [...new Set(ids)].filter((id) => !users.has(id));
+    // Concurrent lookups: on PostgreSQL each is a round trip, and a page may name several users.
+    for (const u of await Promise.all(others.map((id) => this.directory.getUser(principal.org.id, id)))) {
+      if (u) users.set(u.id, u);
+    }
+    return { nameOf: (id) => users.get(id)?.name ?? id, emailOf: (id) => users.get(id)?.email };
   }
 
   org(principal: Principal) {
@@ -130,7 +148,7 @@ export class DirectoryService {
 
   async modules(principal: Principal): Promise<ModuleListing[]> {
     requireScope(principal, 'settings', 'modules', ['READ']);
-    const settings = await this.store.listModuleSettings(principal.org.id);
+    const settings = await this.directory.listModuleSettings(principal.org.id);
     return [
       ...STANDARD_MODULES.map((m) => ({ apiName: m.apiName, singular: m.singular, plural: m.plural, apiSupported: true, custom: false })),
       ...UNSUPPORTED_MODULES.map((m) => ({ apiName: m, singular: m, plural: m, apiSupported: false, custom: false })),
@@ -142,7 +160,7 @@ export class DirectoryService {
     requireScope(principal, 'settings', 'fields', ['READ']);
     if (!moduleName) throw zohoError('REQUIRED_PARAM_MISSING', { param_name: 'module' });
     const std = standardModule(moduleName);
-    const custom = std ? undefined : await this.store.getModuleSetting(principal.org.id, moduleName);
+    const custom = std ? undefined : await this.directory.getModuleSetting(principal.org.id, moduleName);
     if (!std && !custom?.custom) {
       if (isKnownUnsupportedModule(moduleName)) throw zohoError('MODULE_NOT_SUPPORTED');
       throw zohoError('INVALID_MODULE', { param_name: 'module' });

@@ -4,7 +4,7 @@
  * message is looked up by operation; everything else is fixed text. Routes and services never build an error body
  * by hand: they throw `zohoError(name, ...)` and the HTTP adapter renders it.
  *
- * Texts follow the v7 documentation pages and observed API bodies (research/zoho-api.md §1); the choices made where
+ * Texts follow the v7 documentation pages and observed API bodies (docs/zoho-api.md §3, §4); the choices made where
  * the documentation is silent or inconsistent are listed in docs/compatibility.md.
  */
 import type { OperationName } from './operations.js';

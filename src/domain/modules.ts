@@ -1,6 +1,6 @@
 /**
  * The module catalog: Zoho's standard module API names, which endpoint families each supports, and from which API
- * version (research/zoho-api.md §6.1 and the per-endpoint lists of the spec). Custom modules live in the metadata
+ * version (docs/zoho-api.md §9, and §1.1 for the endpoints). Custom modules live in the metadata
  * store; this file decides what they support.
  */
 import type { OperationFamily } from './operations.js';

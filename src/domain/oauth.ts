@@ -3,11 +3,11 @@
  * access tokens minted from them. Answers use Zoho's shapes, errors included (HTTP 200 with `{"error": "…"}`).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { MetadataStore } from '../storage/metadata/store.js';
 import type { CacheInvalidation } from './cached-lookups.js';
 import type { AccessToken, OAuthClient, RefreshToken } from './entities.js';
 import { zohoError } from './errors.js';
 import { newZohoId } from './ids.js';
+import type { MetadataView } from './ports/metadata.js';
 import { ScopeSet, isValidScopeList } from './scopes.js';
 import { hashToken, newAccessTokenValue } from './tokens.js';
 
@@ -55,8 +55,10 @@ function sameHash(a: string, b: string): boolean {
 
 const fail = (error: string): TokenFailure => ({ error });
 
+type OAuthPorts = 'directory' | 'tokens' | 'oauth';
+
 export interface OAuthServiceDeps {
-  store: MetadataStore;
+  store: MetadataView<OAuthPorts>;
   caches: CacheInvalidation;
   now: () => number;
   /** Seconds an access token lives (Zoho: 3600). */
@@ -66,12 +68,12 @@ export interface OAuthServiceDeps {
 export class OAuthService {
   constructor(private readonly deps: OAuthServiceDeps) {}
 
-  private get store(): MetadataStore {
+  private get store(): MetadataView<OAuthPorts> {
     return this.deps.store;
   }
 
   async createClient(orgId: string, userId: string, name: string): Promise<IssuedClient> {
-    if (!(await this.store.getUser(orgId, userId))) throw zohoError('ADMIN_NOT_FOUND', { entity: 'user', key: userId });
+    if (!(await this.store.directory.getUser(orgId, userId))) throw zohoError('ADMIN_NOT_FOUND', { entity: 'user', key: userId });
     const secret = randomBytes(21).toString('hex');
     const client: OAuthClient = {
       id: newClientId(),
@@ -81,16 +83,16 @@ export class OAuthService {
       secretHash: hashToken(secret),
       createdAt: this.deps.now(),
     };
-    await this.store.insertOAuthClient(client);
+    await this.store.oauth.insertClient(client);
     return { client, secret };
   }
 
   listClients(orgId: string): Promise<OAuthClient[]> {
-    return this.store.listOAuthClients(orgId);
+    return this.store.oauth.listClients(orgId);
   }
 
   async deleteClient(orgId: string, clientId: string): Promise<void> {
-    const deleted = await this.store.transaction((tx) => tx.deleteOAuthClient(orgId, clientId, this.deps.now()));
+    const deleted = await this.store.transaction((tx) => tx.oauth.deleteClient(orgId, clientId, this.deps.now()));
     if (!deleted) throw zohoError('ADMIN_NOT_FOUND', { entity: 'oauth client', key: clientId });
     this.deps.caches.invalidate();
   }
@@ -104,15 +106,15 @@ export class OAuthService {
     clientId: string,
     opts: { scopes: string; userId?: string | undefined; expiresIn?: number | undefined },
   ): Promise<{ code: string; expiresAt: number }> {
-    const client = await this.store.getOAuthClient(clientId);
+    const client = await this.store.oauth.getClient(clientId);
     if (!client || client.orgId !== orgId) throw zohoError('ADMIN_NOT_FOUND', { entity: 'oauth client', key: clientId });
     if (!isValidScopeList(opts.scopes)) throw zohoError('INVALID_DATA', { field: 'scopes', reason: 'not a list of ZohoCRM scopes' });
     const userId = opts.userId ?? client.userId;
-    if (!(await this.store.getUser(orgId, userId))) throw zohoError('ADMIN_NOT_FOUND', { entity: 'user', key: userId });
+    if (!(await this.store.directory.getUser(orgId, userId))) throw zohoError('ADMIN_NOT_FOUND', { entity: 'user', key: userId });
     const code = newAccessTokenValue();
     const now = this.deps.now();
     const expiresAt = now + (opts.expiresIn ?? GRANT_CODE_LIFETIME_S) * 1000;
-    await this.store.insertGrantCode({
+    await this.store.oauth.insertGrantCode({
       codeHash: hashToken(code),
       clientId,
       orgId,
@@ -127,7 +129,7 @@ export class OAuthService {
 
   /** POST /oauth/v2/token. `apiDomain` is this server's public URL (the SDK then keeps talking to it). */
   async token(params: TokenParams, apiDomain: string): Promise<TokenAnswer> {
-    const client = params['client_id'] ? await this.store.getOAuthClient(params['client_id']) : undefined;
+    const client = params['client_id'] ? await this.store.oauth.getClient(params['client_id']) : undefined;
     if (!client) return fail('invalid_client');
     if (!params['client_secret'] || !sameHash(hashToken(params['client_secret']), client.secretHash)) {
       return fail('invalid_client_secret');
@@ -147,12 +149,12 @@ export class OAuthService {
   private async exchangeCode(client: OAuthClient, code: string | undefined, apiDomain: string): Promise<TokenAnswer> {
     if (!code) return fail('invalid_code');
     const codeHash = hashToken(code);
-    const grant = await this.store.getGrantCode(codeHash);
+    const grant = await this.store.oauth.getGrantCode(codeHash);
     const now = this.deps.now();
     if (!grant || grant.clientId !== client.id || grant.expiresAt <= now) return fail('invalid_code');
     return this.store.transaction(async (tx) => {
       // One-time: of two exchanges racing, exactly one marks the code used.
-      if (!(await tx.useGrantCode(codeHash, now))) return fail('invalid_code');
+      if (!(await tx.oauth.useGrantCode(codeHash, now))) return fail('invalid_code');
       const refreshValue = newAccessTokenValue();
       const refresh: RefreshToken = {
         id: newZohoId(),
@@ -164,7 +166,7 @@ export class OAuthService {
         revokedAt: null,
         createdAt: now,
       };
-      await tx.insertRefreshToken(refresh);
+      await tx.oauth.insertRefreshToken(refresh);
       const access = await this.mint(tx, client, grant.orgId, grant.userId, grant.scopes, refresh.id);
       return {
         access_token: access,
@@ -179,14 +181,14 @@ export class OAuthService {
 
   private async refresh(client: OAuthClient, value: string | undefined, apiDomain: string): Promise<TokenAnswer> {
     if (!value) return fail('invalid_code');
-    const refresh = await this.store.findRefreshTokenByHash(hashToken(value));
+    const refresh = await this.store.oauth.findRefreshToken(hashToken(value));
     if (!refresh || refresh.clientId !== client.id || refresh.revokedAt !== null) return fail('invalid_code');
     const access = await this.store.transaction(async (tx) => {
       // A revoke that commits between the lookup above and this transaction must not leave a fresh token alive.
-      if (!(await tx.holdLiveRefreshToken(refresh.id))) return undefined;
-      const live = (await tx.activeTokensOfRefresh(refresh.id)).filter((t) => t.expiresAt === null || t.expiresAt > this.deps.now());
+      if (!(await tx.oauth.holdLiveRefreshToken(refresh.id))) return undefined;
+      const live = (await tx.tokens.liveOfRefreshToken(refresh.id)).filter((t) => t.expiresAt === null || t.expiresAt > this.deps.now());
       for (const old of live.slice(0, Math.max(0, live.length - (MAX_ACTIVE_TOKENS_PER_REFRESH - 1)))) {
-        await tx.revokeToken(old.orgId, old.id, this.deps.now());
+        await tx.tokens.revoke(old.orgId, old.id, this.deps.now());
       }
       return this.mint(tx, client, refresh.orgId, refresh.userId, refresh.scopes, refresh.id);
     });
@@ -219,7 +221,7 @@ export class OAuthService {
   }
 
   private async mint(
-    tx: MetadataStore,
+    tx: Pick<MetadataView<OAuthPorts>, 'tokens'>,
     client: OAuthClient,
     orgId: string,
     userId: string,
@@ -241,7 +243,7 @@ export class OAuthService {
       clientId: client.id,
       refreshTokenId,
     };
-    await tx.insertToken(token);
+    await tx.tokens.insert(token);
     return value;
   }
 
@@ -253,18 +255,18 @@ export class OAuthService {
     if (!value) return fail('invalid_code');
     const hash = hashToken(value);
     const now = this.deps.now();
-    const refresh = await this.store.findRefreshTokenByHash(hash);
+    const refresh = await this.store.oauth.findRefreshToken(hash);
     if (refresh) {
       await this.store.transaction(async (tx) => {
-        await tx.revokeRefreshToken(refresh.id, now);
-        await tx.revokeTokensOfRefresh(refresh.id, now);
+        await tx.oauth.revokeRefreshToken(refresh.id, now);
+        await tx.tokens.revokeAllOfRefreshToken(refresh.id, now);
       });
       this.deps.caches.invalidate();
       return { status: 'success' };
     }
-    const access = await this.store.findPrincipalByTokenHash(hash);
+    const access = await this.store.tokens.findPrincipal(hash);
     if (!access) return fail('invalid_code');
-    await this.store.revokeToken(access.token.orgId, access.token.id, now);
+    await this.store.tokens.revoke(access.token.orgId, access.token.id, now);
     this.deps.caches.invalidate();
     return { status: 'success' };
   }

@@ -17,6 +17,12 @@ export type OperationName =
   | 'record.get'
   | 'record.delete';
 
+/** What the official SDKs ask about around the media calls (directory.ts): rules of their own, no module. */
+export type SideCallName = 'users.get' | 'org.get' | 'settings.modules' | 'settings.fields';
+
+/** Every operation of the `/crm/` API. */
+export type ApiOperation = OperationName | SideCallName;
+
 export type ModulePermission = 'view' | 'create' | 'edit' | 'delete';
 
 /** Which family of endpoints an operation belongs to; module support is decided per family. */

@@ -2,20 +2,14 @@
  * Enough of Zoho's Records API to make, read and delete records without admin tools. Field values are kept as
  * given; deleting a record deletes its photo and attachments.
  */
-import type { MetadataStore } from '../storage/metadata/store.js';
-import {
-  type AccessLookups,
-  type Principal,
-  authorizeModule,
-  checkRecordSharing,
-  checkRecordState,
-} from './access.js';
+import { type AccessLookups, type Principal, authorizeModule, checkRecordSharing, checkRecordState } from './access.js';
 import type { BlobJanitor } from './blob-cleanup.js';
+import type { ModuleCall, RecordCall } from './calls.js';
 import type { CrmRecord } from './entities.js';
 import { ZohoError, zohoError } from './errors.js';
 import { idList, isZohoId, newZohoId } from './ids.js';
-import type { DomainLogger } from './logger.js';
-import type { ApiVersion } from './modules.js';
+import type { MetadataView } from './ports/metadata.js';
+import { RecordChanges } from './record-changes.js';
 import type { ItemResult } from './results.js';
 
 export const MAX_RECORDS_PER_INSERT = 100;
@@ -26,19 +20,24 @@ const READ_ONLY_FIELDS = new Set(['id', 'Created_Time', 'Modified_Time', 'Create
 
 export interface RecordServiceDeps {
   janitor: BlobJanitor;
-  store: MetadataStore;
+  store: MetadataView<'records' | 'photos' | 'attachments' | 'directory' | 'workflows' | 'outbox'>;
   /** Module settings and records for the access checks (module settings cached). */
   access: AccessLookups;
   now: () => number;
-  log: DomainLogger;
 }
 
 export class RecordService {
-  constructor(private readonly deps: RecordServiceDeps) {}
+  private readonly changes: RecordChanges<'records' | 'photos' | 'attachments' | 'directory' | 'workflows' | 'outbox'>;
+
+  constructor(private readonly deps: RecordServiceDeps) {
+    // Deleting a record queues no workflow event (the rules watch media changes only).
+    this.changes = new RecordChanges({ ...deps, workflowEventsQueued: () => {} });
+  }
 
   /** Inserts each item of `data`; an invalid item gets its own error and does not stop the others. */
-  async insert(principal: Principal, version: ApiVersion, moduleName: string, body: unknown): Promise<ItemResult<CrmRecord>[]> {
-    const { module } = await authorizeModule(this.deps.access, principal, 'record.insert', version, moduleName);
+  async insert(call: ModuleCall<'record.insert'>, body: unknown): Promise<ItemResult<CrmRecord>[]> {
+    const { principal } = call;
+    const { module } = await authorizeModule(this.deps.access, call);
     const items = recordItems(body);
     const results: ItemResult<CrmRecord>[] = [];
     for (const item of items) {
@@ -73,7 +72,7 @@ export class RecordService {
       modifiedBy: principal.user.id,
       modifiedAt: now,
     };
-    await this.deps.store.insertRecord(record);
+    await this.deps.store.records.insert(record);
     return record;
   }
 
@@ -81,27 +80,27 @@ export class RecordService {
   private async ownerOf(principal: Principal, owner: unknown): Promise<string> {
     if (owner === undefined || owner === null) return principal.user.id;
     const id = typeof owner === 'object' ? (owner as { id?: unknown }).id : owner;
-    if (typeof id === 'string' && isZohoId(id) && (await this.deps.store.getUser(principal.org.id, id))) return id;
+    if (typeof id === 'string' && isZohoId(id) && (await this.deps.store.directory.getUser(principal.org.id, id))) return id;
     throw zohoError('INVALID_DATA', { api_name: 'Owner', expected_data_type: 'lookup' }, 'record.insert');
   }
 
-  async get(principal: Principal, version: ApiVersion, moduleName: string, recordId: string): Promise<CrmRecord> {
-    const access = await authorizeModule(this.deps.access, principal, 'record.get', version, moduleName);
-    const record = await this.findInModule(principal, access.module.apiName, recordId);
-    if (!record) throw zohoError('INVALID_ID', { id: recordId }, 'record.get');
-    checkRecordSharing(principal, 'record.get', record, access.sharing);
+  async get(call: RecordCall<'record.get'>): Promise<CrmRecord> {
+    const { principal } = call;
+    const access = await authorizeModule(this.deps.access, call);
+    const record = await this.findInModule(principal, access.module.apiName, call.recordId);
+    if (!record) throw zohoError('INVALID_ID', { id: call.recordId }, call.operation);
+    checkRecordSharing(principal, call.operation, record, access.sharing);
     return record;
   }
 
-  /** Deletes each id; a bad, foreign, locked or unshared id gets its own error and does not stop the others. */
-  async delete(
-    principal: Principal,
-    version: ApiVersion,
-    moduleName: string,
-    target: { idsParam: string | undefined } | { recordId: string },
-  ): Promise<ItemResult<string>[]> {
-    const access = await authorizeModule(this.deps.access, principal, 'record.delete', version, moduleName);
-    const ids = 'recordId' in target ? [target.recordId] : idList(target.idsParam, MAX_IDS_PER_DELETE, 'record.delete');
+  /**
+   * Deletes the record the call names, or each id of `?ids=`; a bad, foreign, locked or unshared id gets its own
+   * error and does not stop the others.
+   */
+  async delete(call: ModuleCall<'record.delete'> & { recordId?: string }, idsParam?: string): Promise<ItemResult<string>[]> {
+    const { principal } = call;
+    const access = await authorizeModule(this.deps.access, call);
+    const ids = call.recordId !== undefined ? [call.recordId] : idList(idsParam, MAX_IDS_PER_DELETE, call.operation);
     const results: ItemResult<string>[] = [];
     for (const id of ids) {
       try {
@@ -124,7 +123,7 @@ export class RecordService {
 
   private async findInModule(principal: Principal, module: string, id: string): Promise<CrmRecord | undefined> {
     if (!isZohoId(id)) return undefined;
-    const record = await this.deps.store.getRecord(principal.org.id, id);
+    const record = await this.deps.store.records.get(principal.org.id, id);
     return record && inModule(record, module) ? record : undefined;
   }
 
@@ -133,24 +132,16 @@ export class RecordService {
    * was already gone. `check` judges the locked row first; what it throws stops the deletion.
    */
   async deleteCascade(orgId: string, recordId: string, check?: (record: CrmRecord) => void): Promise<boolean> {
-    const blobKeys = await this.deps.store.transaction(async (tx) => {
-      await tx.lockRecord(orgId, recordId);
-      const record = await tx.getRecord(orgId, recordId);
-      if (!record) return undefined;
+    return this.changes.commit(orgId, recordId, async (tx) => {
+      const record = await tx.records.get(orgId, recordId);
+      if (!record) return { value: false };
       check?.(record);
-      const keys: string[] = [];
-      const photo = await tx.getPhoto(orgId, recordId);
-      if (photo) {
-        keys.push(photo.blobKey);
-        await tx.deletePhoto(orgId, recordId);
-      }
-      for (const a of await tx.deleteAttachmentsOfRecord(orgId, recordId)) if (a.blobKey) keys.push(a.blobKey);
-      await tx.deleteRecord(orgId, recordId);
-      return keys;
+      const photo = await tx.photos.get(orgId, recordId);
+      if (photo) await tx.photos.delete(orgId, recordId);
+      const attachments = await tx.attachments.deleteAllOf(orgId, recordId);
+      await tx.records.delete(orgId, recordId);
+      return { value: true, retired: [photo?.blobKey ?? null, ...attachments.map((a) => a.blobKey)] };
     });
-    if (!blobKeys) return false;
-    for (const key of blobKeys) this.deps.janitor.retire(key);
-    return true;
   }
 }
 

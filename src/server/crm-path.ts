@@ -4,7 +4,6 @@
  * match in any case, like module names.
  */
 import { type ApiVersion, parseApiVersion } from '../domain/modules.js';
-import type { OperationName } from '../domain/operations.js';
 
 export type CrmResource =
   | { kind: 'users'; version: ApiVersion }
@@ -71,36 +70,5 @@ function decodeSegment(s: string): string | undefined {
     return decoded.includes('/') ? undefined : decoded;
   } catch {
     return undefined;
-  }
-}
-
-/** Side calls, named like the operations for metrics and logs. */
-export type SideCallName = 'users.get' | 'org.get' | 'settings.modules' | 'settings.fields';
-
-/**
- * The operation a request performs; undefined when the resource does not answer the method (INVALID_REQUEST_METHOD).
- * HEAD is served as GET without a body.
- */
-export function operationOf(kind: CrmResourceKind, method: string): OperationName | SideCallName | undefined {
-  const read = method === 'GET' || method === 'HEAD';
-  switch (kind) {
-    case 'users':
-      return read ? 'users.get' : undefined;
-    case 'org':
-      return read ? 'org.get' : undefined;
-    case 'settings-modules':
-      return read ? 'settings.modules' : undefined;
-    case 'settings-fields':
-      return read ? 'settings.fields' : undefined;
-    case 'photo':
-      return read ? 'photo.download' : method === 'POST' ? 'photo.upload' : method === 'DELETE' ? 'photo.delete' : undefined;
-    case 'attachments':
-      return read ? 'attachment.list' : method === 'POST' ? 'attachment.upload' : method === 'DELETE' ? 'attachment.bulkDelete' : undefined;
-    case 'attachment':
-      return read ? 'attachment.download' : method === 'DELETE' ? 'attachment.delete' : undefined;
-    case 'records':
-      return method === 'POST' ? 'record.insert' : method === 'DELETE' ? 'record.delete' : undefined;
-    case 'record':
-      return read ? 'record.get' : method === 'DELETE' ? 'record.delete' : undefined;
   }
 }

@@ -6,7 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { zohoError } from '../domain/errors.js';
 import type { AccelHandOff } from '../runtime.js';
-import type { BlobRange, BlobReader } from '../storage/blobs/store.js';
+import type { BlobRange, BlobReader } from '../domain/ports/blob-store.js';
 import { contentDisposition, sendError } from './http.js';
 import { etagMatches, parseRange } from './range.js';
 

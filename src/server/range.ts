@@ -3,7 +3,7 @@
  * parse, are ignored (the whole body is sent), which the RFC allows; a range that starts past the end is
  * unsatisfiable (416).
  */
-import type { BlobRange } from '../storage/blobs/store.js';
+import type { BlobRange } from '../domain/ports/blob-store.js';
 
 export type RangeOutcome = { kind: 'whole' } | { kind: 'partial'; range: BlobRange } | { kind: 'unsatisfiable' };
 

@@ -5,10 +5,10 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
-import { type BootstrapResult, adminKey, bootstrap } from '../bootstrap.js';
+import { type BootstrapResult, adminKey, bootstrap } from '../admin/bootstrap.js';
 import type { Config } from '../config.js';
 import { type Runtime, openRuntime } from '../runtime.js';
-import { type SeedReport, applySeed, readSeedFile } from '../seed.js';
+import { type SeedReport, applySeed, readSeedFile } from '../admin/seed.js';
 import { buildServer } from './app.js';
 
 export interface RunningServer {
@@ -31,7 +31,7 @@ export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
 export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
   const runtime = await openRuntime(config, logger);
   try {
-    const seed = config.seedFile ? await applySeed(runtime.admin, runtime.store, await readSeedFile(config.seedFile)) : undefined;
+    const seed = config.seedFile ? await applySeed(runtime.admin, await readSeedFile(config.seedFile)) : undefined;
     const boot = await bootstrap(runtime);
     await runtime.store.durable();
     const key = await adminKey(runtime);

@@ -3,15 +3,9 @@
  * people diff responses against the docs).
  */
 import type { AttachmentField, AttachmentPage } from '../domain/attachments.js';
-import type { DirectoryUser, FieldInfo, ModuleListing } from '../domain/directory.js';
+import type { DirectoryUser, FieldInfo, ModuleListing, UserNames } from '../domain/directory.js';
 import type { Attachment, CrmRecord, Org } from '../domain/entities.js';
 import { formatZohoTime } from '../domain/time.js';
-
-export interface UserNames {
-  /** Display name of a user id of the org (the deleted-user fallback is the id itself). */
-  nameOf(id: string): string;
-  emailOf(id: string): string | undefined;
-}
 
 export function userRef(users: UserNames, id: string): { name: string; id: string } {
   return { name: users.nameOf(id), id };

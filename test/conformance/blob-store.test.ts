@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiskBlobStore, writeBufferSize } from '../../src/storage/blobs/disk.js';
 import { S3BlobStore } from '../../src/storage/blobs/s3.js';
-import type { BlobStore } from '../../src/storage/blobs/store.js';
+import type { BlobStore } from '../../src/domain/ports/blob-store.js';
 import { S3_CREDENTIALS, startS3 } from '../helpers/backend.js';
 
 interface Harness {

@@ -10,7 +10,8 @@ import type { Attachment, CrmRecord, Org, Photo, Profile, User } from '../../src
 import { newZohoId } from '../../src/domain/ids.js';
 import { openPostgresStore } from '../../src/storage/metadata/postgres.js';
 import { openSqliteStore } from '../../src/storage/metadata/sqlite.js';
-import { DuplicateKeyError, type MetadataStore } from '../../src/storage/metadata/store.js';
+import { DuplicateKeyError } from '../../src/domain/ports/metadata-errors.js';
+import type { MetadataStore } from '../../src/domain/ports/metadata.js';
 import { createTestDatabase } from '../helpers/backend.js';
 
 interface Harness {
@@ -68,11 +69,11 @@ describe.each(engines)('MetadataStore conformance: %s', (_name, makeHarness, ava
     harness = await makeHarness();
     store = await harness.open();
     o = org();
-    await store.insertOrg(o);
+    await store.directory.insertOrg(o);
     const p = profile(o.id, true);
-    await store.insertProfile(p);
+    await store.directory.insertProfile(p);
     admin = user(o.id, p.id);
-    await store.insertUser(admin);
+    await store.directory.insertUser(admin);
   });
   afterAll(async () => {
     if (!available) return;
@@ -81,147 +82,147 @@ describe.each(engines)('MetadataStore conformance: %s', (_name, makeHarness, ava
   });
 
   it.skipIf(!available)('round-trips orgs, profiles and users with their types intact', async () => {
-    expect(await store.getOrg(o.id)).toEqual(o);
-    expect((await store.listOrgs()).map((x) => x.id)).toContain(o.id);
-    const [p] = await store.listProfiles(o.id);
+    expect(await store.directory.getOrg(o.id)).toEqual(o);
+    expect((await store.directory.listOrgs()).map((x) => x.id)).toContain(o.id);
+    const [p] = await store.directory.listProfiles(o.id);
     expect(p).toMatchObject({ orgId: o.id, isAdmin: true, permissions: { '*': { view: true, create: false, edit: true, delete: false } } });
-    expect(await store.getUser(o.id, admin.id)).toEqual(admin);
-    expect(await store.getUser(newZohoId(), admin.id)).toBeUndefined();
+    expect(await store.directory.getUser(o.id, admin.id)).toEqual(admin);
+    expect(await store.directory.getUser(newZohoId(), admin.id)).toBeUndefined();
   });
 
   it.skipIf(!available)('finds a principal by token hash in one lookup, and revokes', async () => {
     const token = { id: newZohoId(), orgId: o.id, userId: admin.id, tokenHash: 'f'.repeat(64), scopes: 'ZohoCRM.modules.ALL', label: 'x', expiresAt: T0 + 3_600_000, revokedAt: null, createdAt: T0, clientId: null, refreshTokenId: null };
-    await store.insertToken(token);
-    const found = await store.findPrincipalByTokenHash(token.tokenHash);
+    await store.tokens.insert(token);
+    const found = await store.tokens.findPrincipal(token.tokenHash);
     expect(found?.token).toEqual(token);
     expect(found?.user).toEqual(admin);
     expect(found?.org).toEqual(o);
     expect(found?.profile.isAdmin).toBe(true);
-    expect(await store.findPrincipalByTokenHash('0'.repeat(64))).toBeUndefined();
-    expect(await store.revokeToken(newZohoId(), token.id, T0)).toBe(false);
-    expect(await store.revokeToken(o.id, token.id, T0 + 5)).toBe(true);
-    expect((await store.findPrincipalByTokenHash(token.tokenHash))?.token.revokedAt).toBe(T0 + 5);
-    expect((await store.listTokens(o.id)).map((t) => t.id)).toContain(token.id);
+    expect(await store.tokens.findPrincipal('0'.repeat(64))).toBeUndefined();
+    expect(await store.tokens.revoke(newZohoId(), token.id, T0)).toBe(false);
+    expect(await store.tokens.revoke(o.id, token.id, T0 + 5)).toBe(true);
+    expect((await store.tokens.findPrincipal(token.tokenHash))?.token.revokedAt).toBe(T0 + 5);
+    expect((await store.tokens.list(o.id)).map((t) => t.id)).toContain(token.id);
   });
 
   it.skipIf(!available)('keeps module settings by case-insensitive API name, upserting sharing', async () => {
-    await store.upsertModuleSetting({ orgId: o.id, apiName: 'Pets', custom: true, singular: 'Pet', plural: 'Pets', sharing: 'private', createdAt: T0 });
-    expect(await store.getModuleSetting(o.id, 'PETS')).toMatchObject({ apiName: 'Pets', custom: true, sharing: 'private' });
-    await store.upsertModuleSetting({ orgId: o.id, apiName: 'Pets', custom: true, singular: 'Pet', plural: 'Pets', sharing: 'public_read_only', createdAt: T0 });
-    expect((await store.getModuleSetting(o.id, 'pets'))?.sharing).toBe('public_read_only');
-    expect(await store.getModuleSetting(newZohoId(), 'pets')).toBeUndefined();
-    expect((await store.listModuleSettings(o.id)).length).toBe(1);
+    await store.directory.upsertModuleSetting({ orgId: o.id, apiName: 'Pets', custom: true, singular: 'Pet', plural: 'Pets', sharing: 'private', createdAt: T0 });
+    expect(await store.directory.getModuleSetting(o.id, 'PETS')).toMatchObject({ apiName: 'Pets', custom: true, sharing: 'private' });
+    await store.directory.upsertModuleSetting({ orgId: o.id, apiName: 'Pets', custom: true, singular: 'Pet', plural: 'Pets', sharing: 'public_read_only', createdAt: T0 });
+    expect((await store.directory.getModuleSetting(o.id, 'pets'))?.sharing).toBe('public_read_only');
+    expect(await store.directory.getModuleSetting(newZohoId(), 'pets')).toBeUndefined();
+    expect((await store.directory.listModuleSettings(o.id)).length).toBe(1);
   });
 
   it.skipIf(!available)('stores records with their fields as given, scoped by org, and their states', async () => {
     const r = record(o.id, admin.id);
-    await store.insertRecord(r);
-    expect(await store.getRecord(o.id, r.id)).toEqual(r);
-    expect(await store.getRecord(newZohoId(), r.id)).toBeUndefined();
-    expect(await store.setRecordState(o.id, r.id, 'awaiting_approval', T0 + 9)).toBe(true);
-    expect((await store.getRecord(o.id, r.id))?.state).toBe('awaiting_approval');
-    expect(await store.setRecordState(newZohoId(), r.id, 'normal', T0)).toBe(false);
-    const listed = await store.listRecords(o.id, 'Leads', { limit: 10, offset: 0 });
+    await store.records.insert(r);
+    expect(await store.records.get(o.id, r.id)).toEqual(r);
+    expect(await store.records.get(newZohoId(), r.id)).toBeUndefined();
+    expect(await store.records.setState(o.id, r.id, 'awaiting_approval', T0 + 9)).toBe(true);
+    expect((await store.records.get(o.id, r.id))?.state).toBe('awaiting_approval');
+    expect(await store.records.setState(newZohoId(), r.id, 'normal', T0)).toBe(false);
+    const listed = await store.records.list(o.id, 'Leads', { limit: 10, offset: 0 });
     expect(listed.map((x) => x.id)).toContain(r.id);
-    expect(await store.deleteRecord(o.id, r.id)).toBe(true);
-    expect(await store.deleteRecord(o.id, r.id)).toBe(false);
+    expect(await store.records.delete(o.id, r.id)).toBe(true);
+    expect(await store.records.delete(o.id, r.id)).toBe(false);
   });
 
   it.skipIf(!available)('replaces a photo row in place and reports references to blob keys', async () => {
     const r = record(o.id, admin.id);
-    await store.insertRecord(r);
-    await store.upsertPhoto(photo(o.id, r.id, 'a'.repeat(32)));
-    await store.upsertPhoto(photo(o.id, r.id, 'b'.repeat(32)));
-    const p = await store.getPhoto(o.id, r.id);
+    await store.records.insert(r);
+    await store.photos.upsert(photo(o.id, r.id, 'a'.repeat(32)));
+    await store.photos.upsert(photo(o.id, r.id, 'b'.repeat(32)));
+    const p = await store.photos.get(o.id, r.id);
     expect(p?.blobKey).toBe('b'.repeat(32));
     expect(p?.size).toBe(12_345_678_901);
-    expect(await store.getPhoto(newZohoId(), r.id)).toBeUndefined();
+    expect(await store.photos.get(newZohoId(), r.id)).toBeUndefined();
     const keys = Array.from({ length: 1200 }, (_, i) => i.toString(16).padStart(32, '0'));
     keys.push('b'.repeat(32));
-    expect([...(await store.referencedBlobKeys(keys))]).toEqual(['b'.repeat(32)]);
-    expect(await store.deletePhoto(o.id, r.id)).toBe(true);
-    expect(await store.deletePhoto(o.id, r.id)).toBe(false);
+    expect([...(await store.maintenance.referencedBlobKeys(keys))]).toEqual(['b'.repeat(32)]);
+    expect(await store.photos.delete(o.id, r.id)).toBe(true);
+    expect(await store.photos.delete(o.id, r.id)).toBe(false);
   });
 
   it.skipIf(!available)('lists attachments newest first with paging, deletes one or all of a record', async () => {
     const r = record(o.id, admin.id);
-    await store.insertRecord(r);
+    await store.records.insert(r);
     const atts = [attachment(o.id, r.id, T0 + 1), attachment(o.id, r.id, T0 + 3, null), attachment(o.id, r.id, T0 + 2)];
-    for (const a of atts) await store.insertAttachment(a);
-    const page1 = await store.listAttachments(o.id, r.id, { limit: 2, offset: 0 });
+    for (const a of atts) await store.attachments.insert(a);
+    const page1 = await store.attachments.list(o.id, r.id, { limit: 2, offset: 0 });
     expect(page1.map((a) => a.createdAt)).toEqual([T0 + 3, T0 + 2]);
-    expect((await store.listAttachments(o.id, r.id, { limit: 2, offset: 2 })).map((a) => a.createdAt)).toEqual([T0 + 1]);
-    expect(await store.getAttachment(o.id, r.id, atts[1]!.id)).toEqual(atts[1]);
-    expect(await store.getAttachment(o.id, newZohoId(), atts[1]!.id)).toBeUndefined();
-    expect(await store.deleteAttachment(o.id, r.id, atts[0]!.id)).toBe(true);
-    expect(await store.deleteAttachment(o.id, r.id, atts[0]!.id)).toBe(false);
-    expect((await store.deleteAttachmentsOfRecord(o.id, r.id)).length).toBe(2);
-    expect(await store.listAttachments(o.id, r.id, { limit: 10, offset: 0 })).toEqual([]);
+    expect((await store.attachments.list(o.id, r.id, { limit: 2, offset: 2 })).map((a) => a.createdAt)).toEqual([T0 + 1]);
+    expect(await store.attachments.get(o.id, r.id, atts[1]!.id)).toEqual(atts[1]);
+    expect(await store.attachments.get(o.id, newZohoId(), atts[1]!.id)).toBeUndefined();
+    expect(await store.attachments.delete(o.id, r.id, atts[0]!.id)).toBe(true);
+    expect(await store.attachments.delete(o.id, r.id, atts[0]!.id)).toBe(false);
+    expect((await store.attachments.deleteAllOf(o.id, r.id)).length).toBe(2);
+    expect(await store.attachments.list(o.id, r.id, { limit: 10, offset: 0 })).toEqual([]);
   });
 
   it.skipIf(!available)('rolls back a transaction that throws', async () => {
     const r = record(o.id, admin.id);
     await expect(
       store.transaction(async (tx) => {
-        await tx.insertRecord(r);
+        await tx.records.insert(r);
         throw new Error('boom');
       }),
     ).rejects.toThrow('boom');
-    expect(await store.getRecord(o.id, r.id)).toBeUndefined();
+    expect(await store.records.get(o.id, r.id)).toBeUndefined();
   });
 
-  it.skipIf(!available)('serializes read-modify-write transactions on one record under lockRecord', async () => {
+  it.skipIf(!available)('serializes read-modify-write transactions on one record under its lock', async () => {
     const r = record(o.id, admin.id);
-    await store.insertRecord(r);
+    await store.records.insert(r);
     // Each transaction reads a counter kept in the photo's width and writes it back plus one.
-    await store.upsertPhoto({ ...photo(o.id, r.id, 'd'.repeat(32)), width: 0 });
+    await store.photos.upsert({ ...photo(o.id, r.id, 'd'.repeat(32)), width: 0 });
     await Promise.all(
       Array.from({ length: 20 }, () =>
         store.transaction(async (tx) => {
-          await tx.lockRecord(o.id, r.id);
-          const p = (await tx.getPhoto(o.id, r.id))!;
+          await tx.records.lock(o.id, r.id);
+          const p = (await tx.photos.get(o.id, r.id))!;
           await new Promise((res) => setTimeout(res, 1));
-          await tx.upsertPhoto({ ...p, width: p.width + 1 });
+          await tx.photos.upsert({ ...p, width: p.width + 1 });
         }),
       ),
     );
-    expect((await store.getPhoto(o.id, r.id))?.width).toBe(20);
-    await expect(store.lockRecord(o.id, r.id)).rejects.toThrow();
+    expect((await store.photos.get(o.id, r.id))?.width).toBe(20);
+    await expect(store.records.lock(o.id, r.id)).rejects.toThrow();
   });
 
   it.skipIf(!available)('uses a grant code once, and keeps refresh tokens with the access tokens minted from them', async () => {
     const client = { id: `1000.${newZohoId()}`, orgId: o.id, userId: admin.id, name: 'c', secretHash: 'a'.repeat(64), createdAt: T0 };
-    await store.insertOAuthClient(client);
-    expect(await store.getOAuthClient(client.id)).toEqual(client);
+    await store.oauth.insertClient(client);
+    expect(await store.oauth.getClient(client.id)).toEqual(client);
     const code = { codeHash: 'c'.repeat(64), clientId: client.id, orgId: o.id, userId: admin.id, scopes: 'ZohoCRM.modules.ALL', expiresAt: T0 + 1000, usedAt: null, createdAt: T0 };
-    await store.insertGrantCode(code);
-    const uses = await Promise.all(Array.from({ length: 5 }, () => store.useGrantCode(code.codeHash, T0 + 1)));
+    await store.oauth.insertGrantCode(code);
+    const uses = await Promise.all(Array.from({ length: 5 }, () => store.oauth.useGrantCode(code.codeHash, T0 + 1)));
     expect(uses.filter(Boolean)).toHaveLength(1);
-    expect((await store.getGrantCode(code.codeHash))?.usedAt).toBe(T0 + 1);
+    expect((await store.oauth.getGrantCode(code.codeHash))?.usedAt).toBe(T0 + 1);
     const refresh = { id: newZohoId(), tokenHash: 'd'.repeat(64), clientId: client.id, orgId: o.id, userId: admin.id, scopes: 'x', revokedAt: null, createdAt: T0 };
-    await store.insertRefreshToken(refresh);
+    await store.oauth.insertRefreshToken(refresh);
     for (let i = 0; i < 3; i++) {
-      await store.insertToken({ id: newZohoId(), orgId: o.id, userId: admin.id, tokenHash: `${i}`.repeat(64), scopes: 'x', label: null, expiresAt: null, revokedAt: null, createdAt: T0 + i, clientId: client.id, refreshTokenId: refresh.id });
+      await store.tokens.insert({ id: newZohoId(), orgId: o.id, userId: admin.id, tokenHash: `${i}`.repeat(64), scopes: 'x', label: null, expiresAt: null, revokedAt: null, createdAt: T0 + i, clientId: client.id, refreshTokenId: refresh.id });
     }
-    expect((await store.activeTokensOfRefresh(refresh.id)).map((t) => t.createdAt)).toEqual([T0, T0 + 1, T0 + 2]);
-    expect(await store.revokeTokensOfRefresh(refresh.id, T0 + 9)).toBe(3);
-    expect(await store.activeTokensOfRefresh(refresh.id)).toEqual([]);
-    await store.revokeRefreshToken(refresh.id, T0 + 9);
-    expect((await store.findRefreshTokenByHash(refresh.tokenHash))?.revokedAt).toBe(T0 + 9);
-    expect(await store.transaction((tx) => tx.deleteOAuthClient(o.id, client.id, T0 + 10))).toBe(true);
-    expect(await store.getOAuthClient(client.id)).toBeUndefined();
+    expect((await store.tokens.liveOfRefreshToken(refresh.id)).map((t) => t.createdAt)).toEqual([T0, T0 + 1, T0 + 2]);
+    expect(await store.tokens.revokeAllOfRefreshToken(refresh.id, T0 + 9)).toBe(3);
+    expect(await store.tokens.liveOfRefreshToken(refresh.id)).toEqual([]);
+    await store.oauth.revokeRefreshToken(refresh.id, T0 + 9);
+    expect((await store.oauth.findRefreshToken(refresh.tokenHash))?.revokedAt).toBe(T0 + 9);
+    expect(await store.transaction((tx) => tx.oauth.deleteClient(o.id, client.id, T0 + 10))).toBe(true);
+    expect(await store.oauth.getClient(client.id)).toBeUndefined();
   });
 
   it.skipIf(!available)('holds a live refresh token against a concurrent revoke until the transaction ends', async () => {
     const client = { id: `1000.${newZohoId()}`, orgId: o.id, userId: admin.id, name: 'c', secretHash: 'a'.repeat(64), createdAt: T0 };
-    await store.insertOAuthClient(client);
+    await store.oauth.insertClient(client);
     const refresh = { id: newZohoId(), tokenHash: 'e'.repeat(64), clientId: client.id, orgId: o.id, userId: admin.id, scopes: 'x', revokedAt: null, createdAt: T0 };
-    await store.insertRefreshToken(refresh);
+    await store.oauth.insertRefreshToken(refresh);
     let revoked = false;
     let revoke: Promise<void> | undefined;
     await store.transaction(async (tx) => {
-      expect(await tx.holdLiveRefreshToken(refresh.id)).toBe(true);
-      revoke = store.revokeRefreshToken(refresh.id, T0 + 5).then(() => {
+      expect(await tx.oauth.holdLiveRefreshToken(refresh.id)).toBe(true);
+      revoke = store.oauth.revokeRefreshToken(refresh.id, T0 + 5).then(() => {
         revoked = true;
       });
       await new Promise((r) => setTimeout(r, 150));
@@ -230,52 +231,52 @@ describe.each(engines)('MetadataStore conformance: %s', (_name, makeHarness, ava
     });
     await revoke;
     expect(revoked).toBe(true);
-    expect(await store.transaction((tx) => tx.holdLiveRefreshToken(refresh.id))).toBe(false);
-    expect(await store.transaction((tx) => tx.holdLiveRefreshToken(newZohoId()))).toBe(false);
+    expect(await store.transaction((tx) => tx.oauth.holdLiveRefreshToken(refresh.id))).toBe(false);
+    expect(await store.transaction((tx) => tx.oauth.holdLiveRefreshToken(newZohoId()))).toBe(false);
   });
 
   it.skipIf(!available)('reports a taken key as DuplicateKeyError, whatever the engine', async () => {
     const p = profile(o.id);
-    await store.insertProfile(p);
-    await expect(store.insertProfile({ ...p, name: 'other name' })).rejects.toBeInstanceOf(DuplicateKeyError);
+    await store.directory.insertProfile(p);
+    await expect(store.directory.insertProfile({ ...p, name: 'other name' })).rejects.toBeInstanceOf(DuplicateKeyError);
     const r = record(o.id, admin.id);
-    await store.insertRecord(r);
-    await expect(store.insertRecord(r)).rejects.toBeInstanceOf(DuplicateKeyError);
+    await store.records.insert(r);
+    await expect(store.records.insert(r)).rejects.toBeInstanceOf(DuplicateKeyError);
   });
 
   it.skipIf(!available)('never hands one outbox event to two concurrent claimers, and releases it on update', async () => {
     const rule = { id: newZohoId(), orgId: o.id, name: 'r', module: 'Leads', event: 'photo_uploaded' as const, webhookUrl: 'http://127.0.0.1:1/', secret: null, active: true, createdAt: T0 };
-    await store.insertWorkflowRule(rule);
-    expect(await store.activeRulesFor(o.id, 'Leads', 'photo_uploaded')).toEqual([rule]);
-    expect(await store.activeRulesFor(o.id, 'Leads', 'photo_deleted')).toEqual([]);
+    await store.workflows.insert(rule);
+    expect(await store.workflows.activeFor(o.id, 'Leads', 'photo_uploaded')).toEqual([rule]);
+    expect(await store.workflows.activeFor(o.id, 'Leads', 'photo_deleted')).toEqual([]);
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) {
       const id = newZohoId();
       ids.push(id);
-      await store.insertOutboxEvent({ id, orgId: o.id, ruleId: rule.id, event: 'photo_uploaded', payload: '{}', status: 'pending', attempts: 0, nextAttemptAt: T0, lockedUntil: null, lastError: null, createdAt: T0 + i, deliveredAt: null });
+      await store.outbox.insert({ id, orgId: o.id, ruleId: rule.id, event: 'photo_uploaded', payload: '{}', status: 'pending', attempts: 0, nextAttemptAt: T0, lockedUntil: null, lastError: null, createdAt: T0 + i, deliveredAt: null });
     }
     const now = T0 + 100;
-    const claims = await Promise.all(Array.from({ length: 6 }, () => store.claimDueEvents(now, now + 60_000, 10)));
+    const claims = await Promise.all(Array.from({ length: 6 }, () => store.outbox.claimDue(now, now + 60_000, 10)));
     const claimed = claims.flat().map((e) => e.id);
     expect(new Set(claimed).size).toBe(claimed.length);
     expect(claimed.sort()).toEqual([...ids].sort());
-    expect(await store.claimDueEvents(now + 1, now + 60_000, 10)).toEqual([]);
+    expect(await store.outbox.claimDue(now + 1, now + 60_000, 10)).toEqual([]);
     // After its holder gives it back (delivered, or rescheduled), an event is no longer held.
-    await store.updateOutboxEvent(ids[0]!, { status: 'pending', attempts: 1, nextAttemptAt: now + 5, lastError: 'HTTP 500', deliveredAt: null });
-    expect((await store.claimDueEvents(now + 6, now + 60_000, 10)).map((e) => e.id)).toEqual([ids[0]]);
+    await store.outbox.update(ids[0]!, { status: 'pending', attempts: 1, nextAttemptAt: now + 5, lastError: 'HTTP 500', deliveredAt: null });
+    expect((await store.outbox.claimDue(now + 6, now + 60_000, 10)).map((e) => e.id)).toEqual([ids[0]]);
     // A holder that died: its hold lapses and the event is claimable again.
-    expect((await store.claimDueEvents(now + 60_001, now + 120_000, 100)).length).toBe(30);
-    await store.updateOutboxEvent(ids[1]!, { status: 'delivered', attempts: 1, nextAttemptAt: now, lastError: null, deliveredAt: now });
-    expect((await store.listOutboxEvents(o.id, { status: 'delivered' }, { limit: 10, offset: 0 })).map((e) => e.id)).toEqual([ids[1]]);
-    await store.insertDeliveryAttempt({ id: newZohoId(), eventId: ids[1]!, attempt: 1, startedAt: now, durationMs: 3, statusCode: 200, error: null });
-    expect((await store.listDeliveryAttempts(ids[1]!)).map((a) => a.statusCode)).toEqual([200]);
+    expect((await store.outbox.claimDue(now + 60_001, now + 120_000, 100)).length).toBe(30);
+    await store.outbox.update(ids[1]!, { status: 'delivered', attempts: 1, nextAttemptAt: now, lastError: null, deliveredAt: now });
+    expect((await store.outbox.list(o.id, { status: 'delivered' }, { limit: 10, offset: 0 })).map((e) => e.id)).toEqual([ids[1]]);
+    await store.outbox.insertAttempt({ id: newZohoId(), eventId: ids[1]!, attempt: 1, startedAt: now, durationMs: 3, statusCode: 200, error: null });
+    expect((await store.outbox.listAttempts(ids[1]!)).map((a) => a.statusCode)).toEqual([200]);
   });
 
   it.skipIf(!available)('survives reopening (migrations are idempotent) and resets', async () => {
     await store.close();
     store = await harness.open();
-    expect(await store.getOrg(o.id)).toEqual(o);
-    await store.reset();
-    expect(await store.listOrgs()).toEqual([]);
+    expect(await store.directory.getOrg(o.id)).toEqual(o);
+    await store.maintenance.reset();
+    expect(await store.directory.listOrgs()).toEqual([]);
   });
 });

@@ -195,7 +195,7 @@ export async function expectFixtureIntact(server: TestServer, fx: Fixture): Prom
   const res = await callEndpoint(server, 'photo.download', fixtureTarget(fx), { token: fx.token });
   expect(res.status, res.text).toBe(200);
   expect(res.body.equals(fx.photo)).toBe(true);
-  expect(await server.runtime.store.getAttachment(fx.org, fx.recordId, fx.attachmentId)).toBeDefined();
+  expect(await server.runtime.store.attachments.get(fx.org, fx.recordId, fx.attachmentId)).toBeDefined();
 }
 
 /** Nothing stored or removed since `blobsBefore`; no upload temp files left; the server still answers. */

@@ -81,7 +81,7 @@ function post(
 }
 
 async function attachmentsOf(record: string, org = server.orgId): Promise<Attachment[]> {
-  return server.runtime.store.listAttachments(org, record, { limit: 1000, offset: 0 });
+  return server.runtime.store.attachments.list(org, record, { limit: 1000, offset: 0 });
 }
 
 async function blobBytes(key: string): Promise<Buffer> {

@@ -252,7 +252,7 @@ describe(`errors: NO_PERMISSION (${BACKEND})`, () => {
 describe(`errors: INTERNAL_ERROR (${BACKEND})`, () => {
   type Patchable = Record<string, unknown>;
   const faults: Array<[Endpoint, 'store' | 'blobs', string]> = [
-    ['photo.download', 'store', 'getPhoto'],
+    ['photo.download', 'store', 'photos.get'],
     ['photo.download', 'blobs', 'open'],
     ['photo.upload', 'blobs', 'put'],
     ['photo.upload', 'store', 'transaction'],
@@ -260,11 +260,14 @@ describe(`errors: INTERNAL_ERROR (${BACKEND})`, () => {
     ['attachment.upload', 'blobs', 'put'],
     ['attachment.upload', 'store', 'transaction'],
     ['attachment.delete', 'store', 'transaction'],
-    ...ENDPOINTS.map((ep) => [ep, 'store', 'getRecord'] as [Endpoint, 'store', string]),
+    ...ENDPOINTS.map((ep) => [ep, 'store', 'records.get'] as [Endpoint, 'store', string]),
   ];
 
-  async function withFault<T>(target: 'store' | 'blobs', method: string, fn: () => Promise<T>): Promise<T> {
-    const obj = server.runtime[target] as unknown as Patchable;
+  /** `method` may name a port's method (`records.get`): the store's ports are objects of their own. */
+  async function withFault<T>(target: 'store' | 'blobs', path: string, fn: () => Promise<T>): Promise<T> {
+    const names = path.split('.');
+    const method = names.pop()!;
+    const obj = names.reduce((o, n) => o[n] as Patchable, server.runtime[target] as unknown as Patchable);
     const own = Object.prototype.hasOwnProperty.call(obj, method);
     const orig = obj[method];
     obj[method] = async () => {

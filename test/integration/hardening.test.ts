@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error internal module without type declarations
 import FastifyContentType from 'fastify/lib/content-type.js';
 import { isParsableMediaType } from '../../src/server/app.js';
-import { CommitOutcomeUnknownError } from '../../src/storage/metadata/store.js';
+import { CommitOutcomeUnknownError } from '../../src/domain/ports/metadata-errors.js';
 import { png } from '../helpers/images.js';
 import { filePart, multipart } from '../helpers/multipart.js';
 import { rawExchange, uploadHead, write } from '../helpers/robustness.js';

@@ -241,7 +241,7 @@ describe(`matrix: scope × operation (${BACKEND})`, () => {
       expect(got.status).toBe(200);
       expect(got.body.equals(fx.photo)).toBe(true);
     }
-    const att = await server.runtime.store.getAttachment(server.orgId, fx.recordId, fx.attachmentId);
+    const att = await server.runtime.store.attachments.get(server.orgId, fx.recordId, fx.attachmentId);
     expect(att !== undefined).toBe(!allowed.includes(AX));
   });
 

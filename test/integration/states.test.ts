@@ -110,7 +110,7 @@ function perform(op: Op, fx: Fixture): Promise<HttpResponse> {
 }
 
 async function stateOf(fx: Fixture): Promise<string | undefined> {
-  return (await server.runtime.store.getRecord(fx.org, fx.recordId))?.state;
+  return (await server.runtime.store.records.get(fx.org, fx.recordId))?.state;
 }
 
 describe(`states: record state × endpoint (${BACKEND})`, () => {
@@ -157,12 +157,12 @@ describe(`states: record state × endpoint (${BACKEND})`, () => {
         break;
       case 'DELETE attachment':
         expectSuccess('attachment.delete', res);
-        expect(await server.runtime.store.getAttachment(fx.org, fx.recordId, fx.attachmentId)).toBeUndefined();
+        expect(await server.runtime.store.attachments.get(fx.org, fx.recordId, fx.attachmentId)).toBeUndefined();
         break;
       case 'Records DELETE':
         expect(res.status, res.text).toBe(200);
         expect(res.json).toEqual({ data: [{ code: 'SUCCESS', details: { id: fx.recordId }, message: 'record deleted', status: 'success' }] });
-        expect(await server.runtime.store.getRecord(fx.org, fx.recordId)).toBeUndefined();
+        expect(await server.runtime.store.records.get(fx.org, fx.recordId)).toBeUndefined();
         // Its photo and attachment bytes went with it.
         expect((await server.blobFiles()).length).toBe(blobsBefore.length - 2);
         return;
@@ -190,9 +190,9 @@ describe(`states: bulk Records DELETE (${BACKEND})`, () => {
         { code: 'SUCCESS', details: { id: plain }, message: 'record deleted', status: 'success' },
       ],
     });
-    expect(await server.runtime.store.getRecord(server.orgId, locked)).toBeDefined();
-    expect(await server.runtime.store.getRecord(server.orgId, pending)).toBeDefined();
-    expect(await server.runtime.store.getRecord(server.orgId, plain)).toBeUndefined();
+    expect(await server.runtime.store.records.get(server.orgId, locked)).toBeDefined();
+    expect(await server.runtime.store.records.get(server.orgId, pending)).toBeDefined();
+    expect(await server.runtime.store.records.get(server.orgId, plain)).toBeUndefined();
   });
 });
 

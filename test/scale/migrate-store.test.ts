@@ -8,8 +8,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { openBlobStore, openMetadataStore } from '../../src/runtime.js';
-import type { BlobStore } from '../../src/storage/blobs/store.js';
-import type { MetadataStore } from '../../src/storage/metadata/store.js';
+import type { BlobStore } from '../../src/domain/ports/blob-store.js';
+import type { MetadataStore } from '../../src/domain/ports/metadata.js';
 import { type PreparedBackend, prepareBackend } from '../helpers/backend.js';
 import { bmp, gif, jpeg, png } from '../helpers/images.js';
 import { filePart, multipart } from '../helpers/multipart.js';
@@ -36,11 +36,11 @@ async function sha(store: BlobStore, key: string): Promise<string> {
 
 async function allMedia(store: MetadataStore) {
   const out: { kind: string; id: string; blobKey: string | null; sha256: string | null; size: number }[] = [];
-  for (const org of await store.listOrgs()) {
-    for (const r of await store.listRecordsOfOrg(org.id, { limit: 10_000, offset: 0 })) {
-      const p = await store.getPhoto(org.id, r.id);
+  for (const org of await store.directory.listOrgs()) {
+    for (const r of await store.records.listOfOrg(org.id, { limit: 10_000, offset: 0 })) {
+      const p = await store.photos.get(org.id, r.id);
       if (p) out.push({ kind: 'photo', id: r.id, blobKey: p.blobKey, sha256: p.sha256, size: p.size });
-      for (const a of await store.listAttachments(org.id, r.id, { limit: 10_000, offset: 0 })) {
+      for (const a of await store.attachments.list(org.id, r.id, { limit: 10_000, offset: 0 })) {
         out.push({ kind: `attachment:${a.kind}`, id: a.id, blobKey: a.blobKey, sha256: a.sha256, size: a.size });
       }
     }
@@ -141,7 +141,7 @@ describe('migrate-store from SQLite + disk to PostgreSQL + S3', () => {
         expect(srcHash).toBe(b.sha256);
         expect(await sha(dstBlobs, a.blobKey!)).toBe(srcHash);
       }
-      expect((await dstStore.listOrgs()).map((o) => o.id).sort()).toEqual((await srcStore.listOrgs()).map((o) => o.id).sort());
+      expect((await dstStore.directory.listOrgs()).map((o) => o.id).sort()).toEqual((await srcStore.directory.listOrgs()).map((o) => o.id).sort());
     } finally {
       for (const s of [srcBlobs, dstBlobs]) await s.close();
       for (const s of [srcStore, dstStore]) await s.close();

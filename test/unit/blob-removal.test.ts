@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BlobJanitor } from '../../src/domain/blob-cleanup.js';
-import { silentLogger as quiet } from '../../src/domain/logger.js';
+import { silentLogger as quiet } from '../../src/domain/ports/logger.js';
 import { DiskBlobStore } from '../../src/storage/blobs/disk.js';
 import { openSqliteStore } from '../../src/storage/metadata/sqlite.js';
-import type { MetadataStore } from '../../src/storage/metadata/store.js';
-import { OrphanSweeper } from '../../src/storage/sweeper.js';
+import type { MetadataStore } from '../../src/domain/ports/metadata.js';
+import { OrphanSweeper } from '../../src/domain/orphan-sweeper.js';
 
 let dir: string;
 let blobs: DiskBlobStore;
@@ -59,7 +59,7 @@ describe('BlobJanitor holding retired bytes for nginx', () => {
     let makeDurable!: () => void;
     const durable = new Promise<void>((r) => (makeDurable = r));
     const janitor = new BlobJanitor(blobs, quiet, () => durable, 200);
-    const sweeper = new OrphanSweeper(store, blobs, { graceMs: 0, writeWindowMs: 0, now: () => Date.now() + 60_000, log: quiet, keep: (k) => janitor.isHeld(k) });
+    const sweeper = new OrphanSweeper(store.maintenance, blobs, { graceMs: 0, writeWindowMs: 0, now: () => Date.now() + 60_000, log: quiet, keep: (k) => janitor.isHeld(k) });
     const retired = await blobs.put(Readable.from([Buffer.from('old photo')]));
     janitor.retire(retired.key);
     expect(janitor.isHeld(retired.key)).toBe(true);
@@ -103,14 +103,14 @@ describe('OrphanSweeper and unfinished writes', () => {
 
   it('spares an unfinished write younger than the request timeout, even with no grace at all', async () => {
     await staleTempFile(60_000);
-    const sweeper = new OrphanSweeper(store, blobs, { graceMs: 0, writeWindowMs: 120_000, now: Date.now, log: quiet });
+    const sweeper = new OrphanSweeper(store.maintenance, blobs, { graceMs: 0, writeWindowMs: 120_000, now: Date.now, log: quiet });
     expect((await sweeper.sweep()).incompleteRemoved).toBe(0);
     expect(await readdir(join(dir, 'blobs-root', 'tmp'))).toHaveLength(1);
   });
 
   it('removes it once it is older than both bounds', async () => {
     await staleTempFile(60_000);
-    const sweeper = new OrphanSweeper(store, blobs, { graceMs: 0, writeWindowMs: 30_000, now: Date.now, log: quiet });
+    const sweeper = new OrphanSweeper(store.maintenance, blobs, { graceMs: 0, writeWindowMs: 30_000, now: Date.now, log: quiet });
     expect((await sweeper.sweep()).incompleteRemoved).toBe(1);
     expect(await readdir(join(dir, 'blobs-root', 'tmp'))).toEqual([]);
   });

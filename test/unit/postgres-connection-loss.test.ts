@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgresStore } from '../../src/storage/metadata/postgres.js';
-import type { KyselyMetadataStore } from '../../src/storage/metadata/kysely-store.js';
+import type { KyselyMetadataStore } from '../../src/storage/metadata/kysely-metadata-store.js';
 import { PG_ADMIN_URL, createTestDatabase } from '../helpers/backend.js';
 
 const pgReachable = process.env['CRM_MEDIA_TEST_PG'] === '1';
@@ -63,7 +63,7 @@ describe.skipIf(!pgReachable)('PostgreSQL connections lost in any state', () => 
     for (let i = 0; i < 50; i++) {
       try {
         await store.ping();
-        await store.listOrgs();
+        await store.directory.listOrgs();
         return;
       } catch (err) {
         last = err;
@@ -83,10 +83,10 @@ describe.skipIf(!pgReachable)('PostgreSQL connections lost in any state', () => 
   it('a connection checked out between two queries of a transaction', async () => {
     await store.ping();
     const outcome = store.transaction(async (tx) => {
-      await tx.listOrgs();
+      await tx.directory.listOrgs();
       // Now the transaction holds its connection and runs no query: PostgreSQL goes away right here.
       await killConnections();
-      return tx.listOrgs();
+      return tx.directory.listOrgs();
     });
     await expect(outcome).rejects.toThrow();
     await servesAgain();
@@ -100,8 +100,8 @@ describe.skipIf(!pgReachable)('PostgreSQL connections lost in any state', () => 
     // Settled into a value at once: it fails while the test is still busy killing connections.
     const outcome = store
       .transaction(async (tx) => {
-        await tx.lockRecord('1'.repeat(18), '2'.repeat(18));
-        return tx.listOrgs();
+        await tx.records.lock('1'.repeat(18), '2'.repeat(18));
+        return tx.directory.listOrgs();
       })
       .then(
         () => 'committed',

@@ -16,12 +16,12 @@ import {
   tokenJson,
   userJson,
   workflowRuleJson,
-} from '../../admin-views.js';
-import { adminSchemas as schemas } from '../../admin-schemas.js';
+} from '../../admin/views.js';
+import { adminSchemas as schemas } from '../../admin/schemas.js';
 import type { OutboxStatus } from '../../domain/entities.js';
 import { isZohoError, zohoError } from '../../domain/errors.js';
 import type { Runtime } from '../../runtime.js';
-import { SeedError, applySeed, parseSeed } from '../../seed.js';
+import { SeedError, applySeed, parseSeed } from '../../admin/seed.js';
 import { queryParam, readJsonBody, rejectRequest, sendError, sendJson } from '../http.js';
 
 const MAX_ADMIN_BODY = 16 * 1024 * 1024;
@@ -170,7 +170,7 @@ export function registerAdminRoutes(app: FastifyInstance, rt: Runtime, adminKey:
   });
   route('POST', '/seed', async (req) => {
     const seed = parseSeed(await readJsonBody(req.raw, MAX_ADMIN_BODY));
-    return applySeed(a, rt.store, seed);
+    return applySeed(a, seed);
   });
   route('POST', '/sweep', async () => {
     // Removals already decided come first: a sweep answers "nothing unreferenced is left".

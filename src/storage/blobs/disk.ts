@@ -23,7 +23,7 @@ import {
   type BlobWriteResult,
   type OpenOptions,
   isBlobKey,
-} from './store.js';
+} from '../../domain/ports/blob-store.js';
 
 /** Blobs up to this size are read in one go when their size is known (most photos are small). */
 const SMALL_BLOB = 64 * 1024;

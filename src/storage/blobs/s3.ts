@@ -17,7 +17,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { type BlobListing, type BlobRange, type BlobReader, type BlobStore, type BlobWriteResult, isBlobKey } from './store.js';
+import { type BlobListing, type BlobRange, type BlobReader, type BlobStore, type BlobWriteResult, isBlobKey } from '../../domain/ports/blob-store.js';
 
 export interface S3Options {
   bucket: string;

@@ -5,7 +5,7 @@
  */
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { KyselyMetadataStore } from './kysely-store.js';
+import { KyselyMetadataStore } from './kysely-metadata-store.js';
 import { runMigrations } from './migrate.js';
 import type { Database } from './schema.js';
 

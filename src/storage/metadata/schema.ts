@@ -1,6 +1,8 @@
 /**
  * Table types for Kysely. Portable across SQLite and PostgreSQL: ids and JSON are text, times are bigint epoch
- * milliseconds, booleans are 0/1 integers.
+ * milliseconds, booleans are 0/1 integers. `COLUMNS` names each table's columns once more, at run time, for queries
+ * that must spell them out (a join that returns several tables' rows side by side); the compiler checks that it names
+ * every column of the table type, and nothing else.
  */
 
 export interface OrgsTable {
@@ -185,3 +187,27 @@ export interface Database {
   outbox_events: OutboxEventsTable;
   delivery_attempts: DeliveryAttemptsTable;
 }
+
+/** Every key of `T`, each in `L`: otherwise the list's type becomes `never` and its use fails to compile. */
+type AllColumnsOf<T, L extends readonly (keyof T)[]> = Exclude<keyof T, L[number]> extends never ? L : never;
+
+const columnsOf = <T>() => <const L extends readonly (keyof T)[]>(list: AllColumnsOf<T, L>) => list;
+
+export const COLUMNS = {
+  orgs: columnsOf<OrgsTable>()(['id', 'name', 'time_zone', 'created_at']),
+  profiles: columnsOf<ProfilesTable>()(['id', 'org_id', 'name', 'is_admin', 'permissions', 'created_at']),
+  users: columnsOf<UsersTable>()(['id', 'org_id', 'profile_id', 'name', 'email', 'status', 'created_at']),
+  access_tokens: columnsOf<AccessTokensTable>()([
+    'id',
+    'org_id',
+    'user_id',
+    'token_hash',
+    'scopes',
+    'label',
+    'expires_at',
+    'revoked_at',
+    'created_at',
+    'client_id',
+    'refresh_token_id',
+  ]),
+};

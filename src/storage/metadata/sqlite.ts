@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
-import { KyselyMetadataStore } from './kysely-store.js';
+import { KyselyMetadataStore } from './kysely-metadata-store.js';
 import { GroupFsync, keptOpenFsync } from './group-fsync.js';
 import { runMigrations } from './migrate.js';
 import type { Database as Schema } from './schema.js';

@@ -2,7 +2,7 @@
  * The shapes of admin input, shared by the admin HTTP API and the seed file so that the two cannot drift apart.
  */
 import { z } from 'zod';
-import { RECORD_STATES, SHARING_SETTINGS, WORKFLOW_EVENTS } from './domain/entities.js';
+import { RECORD_STATES, SHARING_SETTINGS, WORKFLOW_EVENTS } from '../domain/entities.js';
 
 const permissions = z.object({
   view: z.boolean().default(false),

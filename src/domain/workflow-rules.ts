@@ -1,15 +1,16 @@
 /**
  * Workflow rules: per module, on photo uploaded / photo deleted / attachment added / attachment deleted, a webhook
  * action. Matching rules turn a change into outbox events inside the change's own transaction, so an event exists
- * exactly when its change was committed; a delivery worker sends them afterwards.
+ * exactly when its change was committed; the webhook deliverer (webhooks/) sends them afterwards.
  */
-import type { MetadataStore, Page } from '../storage/metadata/store.js';
-import { resolveModule } from './access.js';
+import { type Principal, resolveModule } from './access.js';
 import type { DeliveryAttempt, OutboxEvent, OutboxStatus, User, WorkflowEvent, WorkflowRule } from './entities.js';
 import { WORKFLOW_EVENTS } from './entities.js';
 import { zohoError } from './errors.js';
 import { newZohoId } from './ids.js';
 import { isHttpLink } from './links.js';
+import type { MetadataPorts, MetadataView } from './ports/metadata.js';
+import type { Page } from './ports/page.js';
 import { formatZohoTime } from './time.js';
 
 export interface ChangeEvent {
@@ -24,9 +25,17 @@ export interface ChangeEvent {
   subject: Record<string, unknown>;
 }
 
+/** The change `principal` made to a record of `module`, as the workflow rules hear of it. */
+export function changeEvent(
+  principal: Principal,
+  change: Pick<ChangeEvent, 'module' | 'recordId' | 'event' | 'occurredAt' | 'subject'>,
+): ChangeEvent {
+  return { orgId: principal.org.id, timeZone: principal.org.timeZone, user: principal.user, ...change };
+}
+
 /** Records the outbox events for `change` (one per matching active rule) in the caller's transaction. */
-export async function queueWorkflowEvents(tx: MetadataStore, change: ChangeEvent): Promise<number> {
-  const rules = await tx.activeRulesFor(change.orgId, change.module, change.event);
+export async function queueWorkflowEvents(tx: Pick<MetadataPorts, 'workflows' | 'outbox'>, change: ChangeEvent): Promise<number> {
+  const rules = await tx.workflows.activeFor(change.orgId, change.module, change.event);
   for (const rule of rules) {
     const id = newZohoId();
     const payload = {
@@ -40,7 +49,7 @@ export async function queueWorkflowEvents(tx: MetadataStore, change: ChangeEvent
       user: { id: change.user.id, name: change.user.name, email: change.user.email },
       ...change.subject,
     };
-    await tx.insertOutboxEvent({
+    await tx.outbox.insert({
       id,
       orgId: change.orgId,
       ruleId: rule.id,
@@ -75,16 +84,16 @@ export interface DeliveryRecord {
 /** Administration of rules and inspection of deliveries (admin API and CLI). */
 export class WorkflowAdmin {
   constructor(
-    private readonly store: MetadataStore,
+    private readonly store: MetadataView<'directory' | 'workflows' | 'outbox'>,
     private readonly now: () => number,
   ) {}
 
   async createRule(orgId: string, input: NewWorkflowRule): Promise<WorkflowRule> {
-    if (!(await this.store.getOrg(orgId))) throw zohoError('ADMIN_NOT_FOUND', { entity: 'org', key: orgId });
+    if (!(await this.store.directory.getOrg(orgId))) throw zohoError('ADMIN_NOT_FOUND', { entity: 'org', key: orgId });
     if (!(WORKFLOW_EVENTS as readonly string[]).includes(input.event)) {
       throw zohoError('INVALID_DATA', { field: 'event', allowed: WORKFLOW_EVENTS });
     }
-    const module = (await resolveModule(this.store, orgId, input.module))?.module.apiName;
+    const module = (await resolveModule(this.store.directory, orgId, input.module))?.module.apiName;
     if (!module) throw zohoError('INVALID_DATA', { field: 'module', reason: 'no such module in this org' });
     if (!isHttpLink(input.url)) throw zohoError('INVALID_DATA', { field: 'url', reason: 'an absolute http(s) URL' });
     if (!input.name.trim()) throw zohoError('INVALID_DATA', { field: 'name', reason: 'empty' });
@@ -99,21 +108,21 @@ export class WorkflowAdmin {
       active: input.active ?? true,
       createdAt: this.now(),
     };
-    await this.store.insertWorkflowRule(rule);
+    await this.store.workflows.insert(rule);
     return rule;
   }
 
   listRules(orgId: string): Promise<WorkflowRule[]> {
-    return this.store.listWorkflowRules(orgId);
+    return this.store.workflows.list(orgId);
   }
 
   async deleteRule(orgId: string, id: string): Promise<void> {
-    if (!(await this.store.deleteWorkflowRule(orgId, id))) throw zohoError('ADMIN_NOT_FOUND', { entity: 'workflow rule', key: id });
+    if (!(await this.store.workflows.delete(orgId, id))) throw zohoError('ADMIN_NOT_FOUND', { entity: 'workflow rule', key: id });
   }
 
   /** Events with every delivery attempt, newest first; `status` narrows to pending, delivered or failed. */
   async deliveries(orgId: string, status: OutboxStatus | undefined, page: Page): Promise<DeliveryRecord[]> {
-    const events = await this.store.listOutboxEvents(orgId, { status }, page);
-    return Promise.all(events.map(async (event) => ({ event, attempts: await this.store.listDeliveryAttempts(event.id) })));
+    const events = await this.store.outbox.list(orgId, { status }, page);
+    return Promise.all(events.map(async (event) => ({ event, attempts: await this.store.outbox.listAttempts(event.id) })));
   }
 }

@@ -5,9 +5,9 @@
  * instances at once (deletes are idempotent). A failure is logged and retried at the next run; it never stops the
  * server.
  */
-import type { DomainLogger } from '../domain/logger.js';
-import type { BlobListing, BlobStore } from './blobs/store.js';
-import type { MetadataStore } from './metadata/store.js';
+import type { BlobListing, BlobStore } from './ports/blob-store.js';
+import type { DomainLogger } from './ports/logger.js';
+import type { MaintenanceStore } from './ports/maintenance.js';
 
 export interface SweepResult {
   examined: number;
@@ -22,7 +22,7 @@ export class OrphanSweeper {
   private running: Promise<SweepResult> | undefined;
 
   constructor(
-    private readonly store: Pick<MetadataStore, 'referencedBlobKeys'>,
+    private readonly maintenance: Pick<MaintenanceStore, 'referencedBlobKeys'>,
     private readonly blobs: BlobStore,
     private readonly opts: {
       graceMs: number;
@@ -51,7 +51,7 @@ export class OrphanSweeper {
     const result: SweepResult = { examined: 0, removed: 0, incompleteRemoved: 0 };
     let batch: BlobListing[] = [];
     const flush = async () => {
-      const referenced = await this.store.referencedBlobKeys(batch.map((b) => b.key));
+      const referenced = await this.maintenance.referencedBlobKeys(batch.map((b) => b.key));
       for (const b of batch) {
         if (referenced.has(b.key) || this.opts.keep?.(b.key)) continue;
         await this.blobs.delete(b.key);

@@ -5,11 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { adminSchemas } from './admin-schemas.js';
-import type { AdminService } from './domain/admin.js';
-import { standardModule } from './domain/modules.js';
-import { hashToken } from './domain/tokens.js';
-import type { MetadataStore } from './storage/metadata/store.js';
+import type { AdminService } from '../domain/admin.js';
+import { standardModule } from '../domain/modules.js';
+import { adminSchemas } from './schemas.js';
 
 const seedSchema = z.object({
   orgs: z.array(
@@ -50,7 +48,12 @@ export async function readSeedFile(path: string): Promise<z.output<typeof seedSc
   return parseSeed(json);
 }
 
-export async function applySeed(admin: AdminService, store: MetadataStore, seed: z.output<typeof seedSchema>): Promise<SeedReport> {
+/** Applies the whole document in one transaction: a document that fails half-way leaves nothing behind. */
+export function applySeed(admin: AdminService, seed: z.output<typeof seedSchema>): Promise<SeedReport> {
+  return admin.atomically((tx) => applyAll(tx, seed));
+}
+
+async function applyAll(admin: AdminService, seed: z.output<typeof seedSchema>): Promise<SeedReport> {
   const report: SeedReport = { orgs: [], tokens: [], created: 0 };
   const existingOrgs = await admin.listOrgs();
   for (const o of seed.orgs) {
@@ -77,17 +80,17 @@ export async function applySeed(admin: AdminService, store: MetadataStore, seed:
         if (m.sharing) await admin.setModuleSharing(org.id, m.api_name, m.sharing);
         continue;
       }
-      if (await store.getModuleSetting(org.id, m.api_name)) continue;
+      if (await admin.findModuleSetting(org.id, m.api_name)) continue;
       await admin.createCustomModule(org.id, { apiName: m.api_name, singular: m.singular, plural: m.plural, sharing: m.sharing });
       report.created++;
     }
     for (const r of o.records) {
-      if (r.id && (await store.getRecord(org.id, r.id))) continue;
+      if (r.id && (await admin.recordExists(org.id, r.id))) continue;
       await admin.createRecord(org.id, { id: r.id, module: r.module, owner: r.owner, data: r.data, state: r.state });
       report.created++;
     }
     for (const t of o.tokens) {
-      if (t.value && (await store.findPrincipalByTokenHash(hashToken(t.value)))) continue;
+      if (t.value && (await admin.tokenValueKnown(t.value))) continue;
       const issued = await admin.issueToken(org.id, {
         user: t.user,
         value: t.value,

@@ -8,8 +8,8 @@
 import { createHmac } from 'node:crypto';
 import type { OutboxEvent, WorkflowRule } from '../domain/entities.js';
 import { newZohoId } from '../domain/ids.js';
-import type { DomainLogger } from '../domain/logger.js';
-import type { MetadataStore } from '../storage/metadata/store.js';
+import type { DomainLogger } from '../domain/ports/logger.js';
+import type { MetadataPorts } from '../domain/ports/metadata.js';
 
 export interface DeliveryOptions {
   pollMs: number;
@@ -37,7 +37,7 @@ export class WebhookDeliverer {
   private stopped = true;
 
   constructor(
-    private readonly store: MetadataStore,
+    private readonly store: Pick<MetadataPorts, 'outbox' | 'workflows'>,
     private readonly opts: DeliveryOptions,
   ) {}
 
@@ -92,13 +92,13 @@ export class WebhookDeliverer {
   private async pass(): Promise<number> {
     const now = this.opts.now();
     // The lease outlives any attempt (timeout) by a margin, so a live holder never loses its claim mid-attempt.
-    const events = await this.store.claimDueEvents(now, now + this.opts.timeoutMs + 30_000, this.opts.batch);
+    const events = await this.store.outbox.claimDue(now, now + this.opts.timeoutMs + 30_000, this.opts.batch);
     // One lookup per rule, not per event: a batch is usually many events of few rules.
     const rules = new Map<string, Promise<WorkflowRule | undefined>>();
     const ruleOf = (e: OutboxEvent) => {
       const key = `${e.orgId}/${e.ruleId}`;
       let rule = rules.get(key);
-      if (!rule) rules.set(key, (rule = this.store.getWorkflowRule(e.orgId, e.ruleId)));
+      if (!rule) rules.set(key, (rule = this.store.workflows.get(e.orgId, e.ruleId)));
       return rule;
     };
     await Promise.all(events.map(async (e) => this.attempt(e, await ruleOf(e))));
@@ -137,7 +137,7 @@ export class WebhookDeliverer {
       }
     }
     const finishedAt = this.opts.now();
-    await this.store.insertDeliveryAttempt({
+    await this.store.outbox.insertAttempt({
       id: newZohoId(),
       eventId: event.id,
       attempt,
@@ -147,7 +147,7 @@ export class WebhookDeliverer {
       error,
     });
     if (error === null) {
-      await this.store.updateOutboxEvent(event.id, {
+      await this.store.outbox.update(event.id, {
         status: 'delivered',
         attempts: attempt,
         nextAttemptAt: event.nextAttemptAt,
@@ -157,7 +157,7 @@ export class WebhookDeliverer {
       return;
     }
     const giveUp = !rule || attempt >= this.opts.maxAttempts;
-    await this.store.updateOutboxEvent(event.id, {
+    await this.store.outbox.update(event.id, {
       status: giveUp ? 'failed' : 'pending',
       attempts: attempt,
       nextAttemptAt: giveUp ? event.nextAttemptAt : finishedAt + this.backoff(attempt),

@@ -6,11 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type AdminService, FULL_SCOPES } from './domain/admin.js';
-import type { Org, User } from './domain/entities.js';
-import { hashToken } from './domain/tokens.js';
-import type { Runtime } from './runtime.js';
-import type { MetadataStore } from './storage/metadata/store.js';
+import { type AdminService, FULL_SCOPES } from '../domain/admin.js';
+import type { Org, User } from '../domain/entities.js';
+import type { Runtime } from '../runtime.js';
 
 export interface BootstrapResult {
   org: Org;
@@ -26,12 +24,12 @@ export const DEFAULT_ADMIN_EMAIL = 'admin@crm-media.local';
 export async function bootstrap(rt: Runtime): Promise<BootstrapResult | undefined> {
   // Several instances may start at once on one database: one of them bootstraps, the others then see its work.
   return rt.store.transaction(async (tx) => {
-    await tx.lockRecord('bootstrap', 'bootstrap');
-    return bootstrapLocked(rt, rt.admin.within(tx), tx);
+    await tx.records.lock('bootstrap', 'bootstrap');
+    return bootstrapLocked(rt, rt.admin.within(tx));
   });
 }
 
-async function bootstrapLocked(rt: Runtime, service: AdminService, store: MetadataStore): Promise<BootstrapResult | undefined> {
+async function bootstrapLocked(rt: Runtime, service: AdminService): Promise<BootstrapResult | undefined> {
   const orgs = await service.listOrgs();
   let created = false;
   let org = orgs[0];
@@ -48,7 +46,7 @@ async function bootstrapLocked(rt: Runtime, service: AdminService, store: Metada
   let newToken: string | undefined;
   const devToken = rt.config.devToken;
   if (devToken) {
-    if (!(await store.findPrincipalByTokenHash(hashToken(devToken)))) {
+    if (!(await service.tokenValueKnown(devToken))) {
       await service.issueToken(org.id, { user: admin.id, value: devToken, scopes: FULL_SCOPES, label: 'CRM_MEDIA_DEV_TOKEN' });
       newToken = devToken;
     }

@@ -1,6 +1,6 @@
 /** JSON shapes of the admin API and the CLI (snake_case like Zoho; token hashes never leave the server). */
-import type { AccessToken, CrmRecord, ModuleSetting, OAuthClient, Org, Profile, User, WorkflowRule } from './domain/entities.js';
-import type { DeliveryRecord } from './domain/workflows.js';
+import type { AccessToken, CrmRecord, ModuleSetting, OAuthClient, Org, Profile, User, WorkflowRule } from '../domain/entities.js';
+import type { DeliveryRecord } from '../domain/workflow-rules.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 

@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { Inspector } from '../streams/inspector.js';
-import type { BlobStore } from './blobs/store.js';
-import type { MetadataStore } from './metadata/store.js';
+import type { BlobStore } from '../domain/ports/blob-store.js';
+import type { MetadataStore } from '../domain/ports/metadata.js';
 
 export interface MigrationReport {
   orgs: number;
@@ -59,7 +59,7 @@ export async function migrateStore(
   target: { store: MetadataStore; blobs: BlobStore },
   progress: MigrationProgress = () => {},
 ): Promise<MigrationReport> {
-  if ((await target.store.listOrgs()).length > 0) {
+  if ((await target.store.directory.listOrgs()).length > 0) {
     throw new MigrationError('the target database already holds data; migrate into an empty one');
   }
   const report: MigrationReport = { orgs: 0, profiles: 0, users: 0, modules: 0, tokens: 0, records: 0, photos: 0, attachments: 0, blobs: 0, bytes: 0, verified: 0 };
@@ -73,42 +73,42 @@ export async function migrateStore(
     return c;
   };
 
-  for (const org of await source.store.listOrgs()) {
-    await target.store.insertOrg(org);
+  for (const org of await source.store.directory.listOrgs()) {
+    await target.store.directory.insertOrg(org);
     report.orgs++;
-    for (const p of await source.store.listProfiles(org.id)) {
-      await target.store.insertProfile(p);
+    for (const p of await source.store.directory.listProfiles(org.id)) {
+      await target.store.directory.insertProfile(p);
       report.profiles++;
     }
-    for (const u of await source.store.listUsers(org.id)) {
-      await target.store.insertUser(u);
+    for (const u of await source.store.directory.listUsers(org.id)) {
+      await target.store.directory.insertUser(u);
       report.users++;
     }
-    for (const m of await source.store.listModuleSettings(org.id)) {
-      await target.store.upsertModuleSetting(m);
+    for (const m of await source.store.directory.listModuleSettings(org.id)) {
+      await target.store.directory.upsertModuleSetting(m);
       report.modules++;
     }
-    for (const t of await source.store.listTokens(org.id)) {
-      await target.store.insertToken(t);
+    for (const t of await source.store.tokens.list(org.id)) {
+      await target.store.tokens.insert(t);
       report.tokens++;
     }
     // Bounded: each page advances the offset and the record count is finite.
     for (let offset = 0; ; offset += PAGE) {
-      const records = await source.store.listRecordsOfOrg(org.id, { limit: PAGE, offset });
+      const records = await source.store.records.listOfOrg(org.id, { limit: PAGE, offset });
       for (const r of records) {
-        await target.store.insertRecord(r);
+        await target.store.records.insert(r);
         report.records++;
-        const photo = await source.store.getPhoto(org.id, r.id);
+        const photo = await source.store.photos.get(org.id, r.id);
         if (photo) {
           const c = await copy(photo.blobKey, photo.sha256);
-          await target.store.upsertPhoto({ ...photo, blobKey: c.key });
+          await target.store.photos.upsert({ ...photo, blobKey: c.key });
           report.photos++;
         }
         for (let aOffset = 0; ; aOffset += PAGE) {
-          const atts = await source.store.listAttachments(org.id, r.id, { limit: PAGE, offset: aOffset });
+          const atts = await source.store.attachments.list(org.id, r.id, { limit: PAGE, offset: aOffset });
           for (const a of atts) {
             const blobKey = a.blobKey ? (await copy(a.blobKey, a.sha256)).key : null;
-            await target.store.insertAttachment({ ...a, blobKey });
+            await target.store.attachments.insert({ ...a, blobKey });
             report.attachments++;
           }
           if (atts.length < PAGE) break;

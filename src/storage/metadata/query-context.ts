@@ -1,0 +1,73 @@
+/**
+ * What every group of queries shares: the connection (or the transaction) to run on, the engine's own behaviour, and
+ * the SQL of the queries that run on every request, compiled once.
+ */
+import { type Compilable, CompiledQuery, type Kysely } from 'kysely';
+import { DuplicateKeyError } from '../../domain/ports/metadata-errors.js';
+import type { Database } from './schema.js';
+
+/** What differs between the engines; everything else is the same SQL. */
+export interface EngineHooks {
+  /** Serializes writers of one record inside a transaction (no-op where the engine has a single writer). */
+  lockRecord(trx: Kysely<Database>, orgId: string, recordId: string): Promise<void>;
+  /** Whether `SELECT … FOR UPDATE SKIP LOCKED` exists (PostgreSQL); without it the engine has one writer. */
+  skipLocked: boolean;
+  /** Resolves once everything committed so far survives power loss. */
+  durable(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class QueryContext {
+  constructor(
+    /** The database, or the transaction the queries are bound to. */
+    readonly db: Kysely<Database>,
+    readonly engine: EngineHooks,
+    readonly inTransaction: boolean,
+    /** SQL of the queries compiled once, by name (shared by the store and every transaction bound to it). */
+    private readonly compiledSql: Map<string, string> = new Map(),
+  ) {}
+
+  /** The same engine and compiled queries, bound to a transaction. */
+  within(trx: Kysely<Database>): QueryContext {
+    return new QueryContext(trx, this.engine, true, this.compiledSql);
+  }
+
+  /**
+   * The rows of a query that runs on every request: Kysely would build and compile it anew each time, which costs
+   * more than SQLite takes to run it. `build` runs once per store; `params` must be its parameters in order (checked
+   * when it is compiled).
+   */
+  async compiledOnce<R>(name: string, build: () => Compilable<R>, params: readonly unknown[]): Promise<R[]> {
+    let text = this.compiledSql.get(name);
+    if (text === undefined) {
+      const c = build().compile();
+      if (c.parameters.length !== params.length || c.parameters.some((p, i) => p !== params[i])) {
+        throw new Error(`compiled query ${name}: parameters do not follow the query's order`);
+      }
+      text = c.sql;
+      this.compiledSql.set(name, text);
+    }
+    return (await this.db.executeQuery<R>(CompiledQuery.raw(text, [...params]))).rows;
+  }
+}
+
+/** An insert whose unique key is taken fails with the engine-neutral DuplicateKeyError (SQLite's or PostgreSQL's code). */
+export async function insertingUnique(insert: Promise<unknown>): Promise<void> {
+  try {
+    await insert;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') {
+      throw new DuplicateKeyError(err);
+    }
+    throw err;
+  }
+}
+
+/** Rows an UPDATE or DELETE touched, whatever the driver's bigint type. */
+export function affected(result: { numUpdatedRows: bigint } | { numDeletedRows: bigint }): number {
+  return Number('numUpdatedRows' in result ? result.numUpdatedRows : result.numDeletedRows);
+}
+
+/** Limits an `IN (...)` list so that no engine's bound-parameter limit is reached. */
+export const IN_LIST_CHUNK = 500;
