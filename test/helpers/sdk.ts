@@ -5,7 +5,7 @@
  *
  * The two packages have the same class and namespace paths; v7 calls `/crm/v7/…`. Each package keeps its own
  * process-wide Initializer, so the two never interfere; within one package, `init()` replaces the current user
- * (`switchUser` is unreliable for going back to an earlier token: research/official-sdk-wire.md §1).
+ * (`switchUser` is unreliable for going back to an earlier token: docs/zoho-api.md §12.1).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { ReadStream } from 'node:fs';

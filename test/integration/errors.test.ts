@@ -1,6 +1,6 @@
 /**
- * Every documented error of every photo/attachment endpoint (the "Possible Errors" of /work/shared/spec/*.md),
- * provoked for real and asserted exactly as docs/compatibility.md specifies: code, HTTP status, message, details.
+ * Every documented error of every photo/attachment endpoint (the "Possible Errors" of Zoho's pages, docs/zoho-api.md
+ * §3), provoked for real and asserted exactly as docs/compatibility.md specifies: code, HTTP status, message, details.
  * After each refused request nothing may have changed: the fixture record's photo still downloads byte-identical,
  * its attachment still exists, no blob was added or removed, no temp file was left, and the server still answers.
  */

@@ -2,7 +2,7 @@
  * Zoho's official TypeScript SDKs (8.0 3.0.0 and 7.0 2.0.0) against the real server: every photo and attachment
  * operation, the errors a client sees, the SDK's side calls, and the OAuth flows (grant code, refresh, revoke).
  * Assertions are on what the SDK parsed (its classes, Choice values, Map details, BigInt ids, downloaded bytes),
- * which is what an SDK user sees. How the SDK builds requests and parses replies: research/official-sdk-wire.md.
+ * which is what an SDK user sees. How the SDK builds requests and parses replies: docs/zoho-api.md §12.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 /**
- * The spec's own sample requests (../shared/spec/*.md), replayed against a record made through the Records API,
- * with the sample responses compared field by field.
+ * The sample requests of Zoho's pages for the five endpoints (docs/zoho-api.md §1.1), replayed against a record made
+ * through the Records API, with the sample responses compared field by field.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { png } from '../helpers/images.js';
