@@ -37,6 +37,8 @@ export const DEFAULTS = {
   webhookRetryBaseMs: 1_000,
   webhookRetryMaxMs: 5 * 60_000,
   accelCacheSeconds: 0,
+  journalSize: 1000,
+  accessLog: false,
 } as const;
 
 const bool = z.preprocess((v) => (typeof v === 'string' ? !['', '0', 'false', 'no', 'off'].includes(v.toLowerCase()) : v), z.boolean());
@@ -101,6 +103,10 @@ const configSchema = z.object({
   webhookMaxAttempts: z.coerce.number().int().min(1).max(100),
   webhookRetryBaseMs: z.coerce.number().int().min(1),
   webhookRetryMaxMs: z.coerce.number().int().min(1),
+  /** Requests to the Zoho surface this instance keeps in its journal (0: none). */
+  journalSize: z.coerce.number().int().min(0).max(1_000_000),
+  /** One structured log line per request to the Zoho surface (never a token; query values redacted). */
+  accessLog: bool,
 }).refine((c) => c.blobStore !== 's3' || c.s3Bucket !== undefined, {
   message: 'the s3 blob store needs a bucket (--s3-bucket / CRM_MEDIA_S3_BUCKET)',
   path: ['s3Bucket'],
@@ -150,6 +156,8 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   webhookMaxAttempts: 'CRM_MEDIA_WEBHOOK_MAX_ATTEMPTS',
   webhookRetryBaseMs: 'CRM_MEDIA_WEBHOOK_RETRY_BASE_MS',
   webhookRetryMaxMs: 'CRM_MEDIA_WEBHOOK_RETRY_MAX_MS',
+  journalSize: 'CRM_MEDIA_JOURNAL_SIZE',
+  accessLog: 'CRM_MEDIA_ACCESS_LOG',
 };
 
 export type ConfigInput = { [K in keyof Config]?: unknown };

@@ -24,6 +24,8 @@ export interface Principal {
   profile: Profile;
   scopes: ScopeSet;
   tokenId: string;
+  /** The OAuth client that minted the token, if the token server did. */
+  clientId: string | null;
 }
 
 /** What the guard needs from storage: module settings and records of one org. */

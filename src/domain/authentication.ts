@@ -56,6 +56,7 @@ export class Authenticator {
       profile: row.profile,
       scopes: ScopeSet.parse(row.token.scopes),
       tokenId: row.token.id,
+      clientId: row.token.clientId,
     };
     this.cache.set(tokenValue, { principal, expiresAt: row.token.expiresAt });
     return principal;

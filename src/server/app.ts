@@ -10,6 +10,7 @@ import { type ZohoError, isZohoError, zohoError } from '../domain/errors.js';
 import type { Runtime } from '../runtime.js';
 import { JSON_TYPE, sendError, sendJson } from './http.js';
 import { ServerMetrics } from './metrics.js';
+import { type JournalFacts, type RequestEntry, RequestJournal, redactedQuery, requestIdGenerator } from './request-journal.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerCrmRoutes } from './routes/crm.js';
 import { registerOAuthRoutes } from './routes/oauth.js';
@@ -20,6 +21,8 @@ declare module 'fastify' {
     operation: string;
     /** Request body bytes the route read (uploads, JSON); the metrics' bytes in. */
     bodyBytes: number;
+    /** What the journal and the access log say of a request to the Zoho surface; undefined for other requests. */
+    journal: JournalFacts | undefined;
   }
 }
 
@@ -31,6 +34,8 @@ export interface ServerOptions {
 export interface CrmMediaServer {
   app: FastifyInstance;
   metrics: ServerMetrics;
+  /** The newest requests to the Zoho surface of this instance. */
+  journal: RequestJournal;
   /** From now on new requests are refused (503) while the ones in flight finish. */
   beginClosing(): void;
 }
@@ -45,8 +50,11 @@ const REQUEST_TIMEOUT_RESPONSE = rawErrorResponse(zohoError('REQUEST_TIMEOUT'));
 
 export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
   const metrics = new ServerMetrics();
+  const journal = new RequestJournal(rt.config.journalSize);
+  const accessLog = rt.config.accessLog;
   let closing = false;
   const app = Fastify({
+    genReqId: requestIdGenerator(),
     loggerInstance: opts.logger as FastifyBaseLogger,
     // A log line per request costs more than serving a small photo; errors are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
@@ -77,6 +85,7 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
 
   app.decorateRequest('operation', 'other');
   app.decorateRequest('bodyBytes', 0);
+  app.decorateRequest('journal', undefined);
 
   app.removeAllContentTypeParsers();
   // Bodies stay unread until a route decides how to read them (streamed multipart, bounded JSON).
@@ -84,6 +93,8 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
 
   // Hooks in callback style: on every request, async hooks would cost a promise each for nothing.
   app.addHook('onRequest', (request, reply, done) => {
+    // Every answer carries the id its log lines and journal entry carry.
+    reply.header('x-request-id', request.id);
     // Fastify answers a Content-Type it cannot parse with its own 415 before any route runs. Routes judge bodies
     // themselves (an upload that is not multipart gets Zoho's INVALID_REQUEST), so such a header counts as absent.
     const contentType = request.headers['content-type'];
@@ -107,13 +118,38 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
     const bytesIn = request.bodyBytes || Number(request.headers['content-length'] ?? 0) || 0;
     const bytesOut = Number(reply.getHeader('content-length') ?? 0) || 0;
     metrics.observe(request.operation, request.method, reply.statusCode, reply.elapsedTime / 1000, bytesIn, bytesOut);
+    const facts = request.journal;
+    if (facts && (journal.enabled || accessLog)) {
+      const q = request.url.indexOf('?');
+      const entry: RequestEntry = {
+        seq: journal.nextSeq(),
+        id: request.id,
+        time: Date.now() - reply.elapsedTime,
+        method: request.method,
+        path: q === -1 ? request.url : request.url.slice(0, q),
+        query: redactedQuery(request.url),
+        operation: request.operation,
+        orgId: facts.orgId,
+        userId: facts.userId,
+        clientId: facts.clientId,
+        recordId: facts.recordId,
+        status: reply.statusCode,
+        code: facts.code,
+        latencyMs: Math.round(reply.elapsedTime * 1000) / 1000,
+        bytesIn,
+        bytesOut,
+        marks: facts.marks,
+      };
+      journal.add(entry);
+      if (accessLog) request.log.info({ request: entry }, 'request');
+    }
     done();
   });
 
   app.setErrorHandler((err, request, reply) => {
     if (isZohoError(err)) return sendError(reply, err);
     // Everything else is a defect or an outage: log it whole, answer with the fixed text only.
-    request.log.error({ err, method: request.method, url: request.url }, 'unhandled error');
+    request.log.error({ err, method: request.method, path: request.url.split('?', 1)[0], query: redactedQuery(request.url) }, 'unhandled error');
     if (reply.sent) return;
     return sendError(reply, zohoError('INTERNAL_ERROR'));
   });
@@ -140,9 +176,14 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
   );
   registerOAuthRoutes(app, rt);
   registerAdminRoutes(app, rt, opts.adminKey);
+  app.addHook('onClose', (_instance, done) => {
+    journal.close();
+    done();
+  });
   return {
     app,
     metrics,
+    journal,
     beginClosing() {
       closing = true;
     },

@@ -15,6 +15,8 @@ export function sendJson(reply: FastifyReply, status: number, body: unknown): Fa
 }
 
 export function sendError(reply: FastifyReply, err: ZohoError): FastifyReply {
+  const facts = reply.request.journal;
+  if (facts) facts.code = err.code;
   return sendJson(reply, err.status, err.toBody());
 }
 

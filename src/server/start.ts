@@ -10,12 +10,15 @@ import type { Config } from '../config.js';
 import { type Runtime, openRuntime } from '../runtime.js';
 import { type SeedReport, applySeed, readSeedFile } from '../admin/seed.js';
 import { buildServer } from './app.js';
+import { type RequestJournal, redactedQuery } from './request-journal.js';
 
 export interface RunningServer {
   url: string;
   port: number;
   runtime: Runtime;
   app: FastifyInstance;
+  /** The newest requests to the Zoho surface of this server. */
+  journal: RequestJournal;
   adminKey: string;
   adminKeyPath: string | undefined;
   adminKeyGenerated: boolean;
@@ -25,7 +28,12 @@ export interface RunningServer {
 }
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({ level: config.logLevel, base: undefined });
+  return pino({
+    level: config.logLevel,
+    base: undefined,
+    // Should anything log a request object, its query values are redacted and its headers left out (tokens).
+    serializers: { req: (req: { method?: string; url?: string }) => ({ method: req.method, path: req.url?.split('?', 1)[0], query: redactedQuery(req.url ?? '') }) },
+  });
 }
 
 export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
@@ -35,7 +43,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const boot = await bootstrap(runtime);
     await runtime.store.durable();
     const key = await adminKey(runtime);
-    const { app, beginClosing } = buildServer(runtime, { logger, adminKey: key.key });
+    const { app, journal, beginClosing } = buildServer(runtime, { logger, adminKey: key.key });
     await app.listen({ port: config.port, host: config.host });
     const port = (app.server.address() as AddressInfo).port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -47,6 +55,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       port,
       runtime,
       app,
+      journal,
       adminKey: key.key,
       adminKeyPath: key.path,
       adminKeyGenerated: key.generated,

@@ -8,6 +8,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
 import { request } from 'undici';
 import { type Config, type ConfigInput, loadConfig } from '../../src/config.js';
 import { type RunningServer, startServer } from '../../src/server/start.js';
@@ -67,13 +68,14 @@ export class TestServer {
   ) {}
 
   /** A server on the backend of the current vitest project (see test/helpers/backend.ts). */
-  static async start(overrides: ConfigInput = {}, backend_: BackendName = backendName()): Promise<TestServer> {
+  static async start(overrides: ConfigInput = {}, backend_: BackendName = backendName(), logger?: Logger): Promise<TestServer> {
     const dataDir = await mkdtemp(join(tmpdir(), 'crm-media-test-'));
     const devToken = `1000.${randomBytes(16).toString('hex')}.${randomBytes(16).toString('hex')}`;
     const backend = await prepareBackend(dataDir, backend_);
     const all = { ...backend.overrides, ...overrides };
     try {
-      return new TestServer(await startServer(TestServer.config(dataDir, devToken, all)), dataDir, all, devToken, backend);
+      const config = TestServer.config(dataDir, devToken, all);
+      return new TestServer(await startServer(config, logger), dataDir, all, devToken, backend);
     } catch (err) {
       await backend.teardown();
       throw err;

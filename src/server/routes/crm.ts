@@ -15,6 +15,7 @@ import type { ApiOperation, OperationName } from '../../domain/operations.js';
 import type { ItemResult } from '../../domain/results.js';
 import { notMultipart } from '../../domain/uploads.js';
 import type { Runtime } from '../../runtime.js';
+import { journalFacts } from '../request-journal.js';
 import { tokenFromAuthorization } from '../auth.js';
 import { type CrmResource, type CrmResourceKind, parseCrmPath } from '../crm-path.js';
 import { type Downloadable, sendDownload } from '../download.js';
@@ -252,12 +253,20 @@ export function registerCrmRoutes(
   };
 
   async function dispatch(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const principal = await rt.authenticator.principalFor(tokenFromAuthorization(request.headers.authorization));
+    const facts = journalFacts();
+    request.journal = facts;
+    // What the path names is known before the token is judged (for the journal and metrics of a refused request);
+    // the errors still come in Zoho's order: the token's first.
     const resource = parseCrmPath(request.url.split('?', 1)[0]!);
+    const selected = resource && BY_RESOURCE.get(resource.kind)?.get(request.method);
+    if (resource && 'recordId' in resource) facts.recordId = resource.recordId;
+    if (selected) request.operation = selected.operation;
+    const principal = await rt.authenticator.principalFor(tokenFromAuthorization(request.headers.authorization));
+    facts.orgId = principal.org.id;
+    facts.userId = principal.user.id;
+    facts.clientId = principal.clientId;
     if (!resource) throw zohoError('INVALID_URL_PATTERN');
-    const selected = BY_RESOURCE.get(resource.kind)?.get(request.method);
     if (!selected) throw zohoError('INVALID_REQUEST_METHOD');
-    request.operation = selected.operation;
     return selected.entry.handle({ rt, request, reply, principal, resource: resource as never, operation: selected.operation });
   }
 

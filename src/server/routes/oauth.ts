@@ -10,6 +10,7 @@ import type { Runtime } from '../../runtime.js';
 import { drainRest } from '../drain.js';
 import { hasBody, readBounded, sendJson } from '../http.js';
 import { MultipartBody, isMultipart } from '../multipart.js';
+import { journalFacts } from '../request-journal.js';
 
 const MAX_FORM_BYTES = 64 * 1024;
 
@@ -51,10 +52,17 @@ async function tokenParams(request: FastifyRequest): Promise<TokenParams | undef
 export function registerOAuthRoutes(app: FastifyInstance, rt: Runtime): void {
   const apiDomain = (request: FastifyRequest) => rt.config.publicUrl?.replace(/\/$/, '') ?? `${request.protocol}://${request.headers.host ?? '127.0.0.1'}`;
 
-  const handle = (answer: (params: TokenParams, request: FastifyRequest) => Promise<object>) =>
+  const handle = (operation: string, answer: (params: TokenParams, request: FastifyRequest) => Promise<object>) =>
     async (request: FastifyRequest, reply: FastifyReply) => {
-      request.operation = 'oauth';
-      if (request.method !== 'POST') return sendJson(reply, 200, { error: 'invalid_request' });
+      request.operation = operation;
+      const facts = journalFacts();
+      request.journal = facts;
+      const answered = (body: object) => {
+        const error = (body as { error?: unknown }).error;
+        if (typeof error === 'string') facts.code = error;
+        return sendJson(reply, 200, body);
+      };
+      if (request.method !== 'POST') return answered({ error: 'invalid_request' });
       let params: TokenParams | undefined;
       try {
         params = await tokenParams(request);
@@ -63,13 +71,15 @@ export function registerOAuthRoutes(app: FastifyInstance, rt: Runtime): void {
         params = undefined;
       }
       if (!params) {
-        const sent = sendJson(reply, 200, { error: 'invalid_request' });
+        const sent = answered({ error: 'invalid_request' });
         drainRest(request.raw, { maxBytes: MAX_FORM_BYTES, maxMs: 5_000 });
         return sent;
       }
-      return sendJson(reply, 200, await answer(params, request));
+      // The client id is no secret (the client secret is): the journal may say which client asked.
+      facts.clientId = params['client_id'] ?? null;
+      return answered(await answer(params, request));
     };
 
-  app.all('/oauth/v2/token', handle((params, request) => rt.oauth.token(params, apiDomain(request))));
-  app.all('/oauth/v2/token/revoke', handle((params) => rt.oauth.revoke(params['token'])));
+  app.all('/oauth/v2/token', handle('token', (params, request) => rt.oauth.token(params, apiDomain(request))));
+  app.all('/oauth/v2/token/revoke', handle('token.revoke', (params) => rt.oauth.revoke(params['token'])));
 }
