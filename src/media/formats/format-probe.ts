@@ -71,7 +71,7 @@ export abstract class FormatProbe<State extends string = string> {
   /** The verdict at the end of the input: the image's info, or why there is none. */
   abstract finish(bytesSeen: number): ImageInfo;
 
-  /** Handles the field asked for by the last `read` (its first `need` bytes). */
+  /** Handles the field asked for by the last `expect` (its first `need` bytes). */
   protected abstract onField(d: Uint8Array): void;
 
   /** Reads from `pos` on while `scanning`; returns where the field reading resumes. */

@@ -1,7 +1,7 @@
 /**
  * GIF after "GIF87a"/"GIF89a": the logical screen, then the block structure to the trailer. The size reported is
  * the canvas any decoder may need: the screen grown to cover every frame (image descriptor) and every plain-text
- * grid, since decoders enlarge the canvas for a frame that does not fit rather than refuse it.
+ * grid, since some decoders enlarge the canvas for a frame that does not fit rather than clip or refuse it.
  */
 import { type ImageInfo, malformed } from '../image-info.js';
 import { u16le } from './bytes.js';

@@ -1,7 +1,8 @@
 /**
  * JPEG after "FF D8 FF": walks the marker segments (skipping their bodies, APPn thumbnails included) to the one
- * frame header (SOFn) that gives the size, then the scans to EOI. Images concatenated right after EOI (MPO, gain
- * maps) are walked too, and the largest of their frames is the size reported.
+ * frame header (SOFn) that gives the size, then the scans to EOI. A second frame header, a DNL or hierarchical mode
+ * would give another size, and is refused. Images concatenated right after EOI (MPO, gain maps) are walked too, and
+ * the largest of their frames is the size reported.
  */
 import { type ImageInfo, malformed } from '../image-info.js';
 import { u16be } from './bytes.js';
