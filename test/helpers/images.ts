@@ -3,6 +3,10 @@
  * file built from the format specs, deliberately without touching src/ code (its own
  * CRC included) so that a bug in the probe cannot hide behind the same bug here.
  * Pixels are constant so that even 4000x3000 images are cheap to build.
+ *
+ * The options that build hostile files (headers that disagree: frames outside the canvas,
+ * second frame headers, compressions that do not fit the bit depth, ...) write exactly the
+ * headers asked for; such files are, by design, not what a decoder can read unambiguously.
  */
 import { deflateSync } from 'node:zlib';
 
@@ -40,17 +44,65 @@ function ihdr(width: number, height: number): Buffer {
   return pngChunk('IHDR', data);
 }
 
+/**
+ * Deflated scanlines of a black RGB image: filter byte 0 followed by zero samples, which
+ * deflate squeezes to almost nothing even for multi-megapixel images.
+ */
+function blackRows(width: number, height: number): Buffer {
+  return deflateSync(Buffer.alloc(height * (1 + width * 3)));
+}
+
+/** A rectangle on an image's canvas: a GIF frame, an APNG frame, a GIF text grid. */
+export interface Rect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
 export function png(width: number, height: number, opts: { extraChunkBytes?: number } = {}): Buffer {
-  // Every scanline is filter byte 0 followed by black RGB samples: all zeros, which
-  // deflate squeezes to almost nothing even for multi-megapixel images.
-  const raw = Buffer.alloc(height * (1 + width * 3));
   const parts = [PNG_SIGNATURE, ihdr(width, height)];
   if (opts.extraChunkBytes !== undefined) {
     // Private ancillary chunk ("exTr": lower-case first and second letters, upper-case
     // reserved third letter), which decoders must skip.
     parts.push(pngChunk('exTr', Buffer.alloc(opts.extraChunkBytes, 0x61)));
   }
-  parts.push(pngChunk('IDAT', deflateSync(raw)), pngChunk('IEND'));
+  parts.push(pngChunk('IDAT', blackRows(width, height)), pngChunk('IEND'));
+  return Buffer.concat(parts);
+}
+
+/**
+ * An animated PNG: IHDR `width`x`height`, acTL, then the default image, which is the
+ * animation's first frame with the fcTL `defaultFrame` (the whole canvas unless given;
+ * `null`: the default image is not part of the animation), then one fcTL + fdAT per frame.
+ * Frames are written where they are asked to be, inside the canvas or not.
+ */
+export function apng(width: number, height: number, frames: readonly Rect[], opts: { defaultFrame?: Rect | null } = {}): Buffer {
+  let sequence = 0;
+  const frameControl = (r: Rect): Buffer => {
+    const d = Buffer.alloc(26);
+    d.writeUInt32BE(sequence++, 0);
+    d.writeUInt32BE(r.width, 4);
+    d.writeUInt32BE(r.height, 8);
+    d.writeUInt32BE(r.x, 12);
+    d.writeUInt32BE(r.y, 16);
+    d.writeUInt16BE(1, 20); // delay 1/10 s; dispose_op and blend_op 0
+    d.writeUInt16BE(10, 22);
+    return pngChunk('fcTL', d);
+  };
+  const defaultFrame = opts.defaultFrame === undefined ? { x: 0, y: 0, width, height } : opts.defaultFrame;
+  const control = Buffer.alloc(8); // num_frames, num_plays (0 = forever)
+  control.writeUInt32BE(frames.length + (defaultFrame ? 1 : 0), 0);
+  const parts = [PNG_SIGNATURE, ihdr(width, height), pngChunk('acTL', control)];
+  if (defaultFrame) parts.push(frameControl(defaultFrame));
+  parts.push(pngChunk('IDAT', blackRows(width, height)));
+  for (const frame of frames) {
+    parts.push(frameControl(frame));
+    const data = Buffer.concat([Buffer.alloc(4), blackRows(frame.width, frame.height)]);
+    data.writeUInt32BE(sequence++, 0);
+    parts.push(pngChunk('fdAT', data));
+  }
+  parts.push(pngChunk('IEND'));
   return Buffer.concat(parts);
 }
 
@@ -60,7 +112,8 @@ export function pngHeaderOnly(width: number, height: number): Buffer {
 
 // ---- JPEG -----------------------------------------------------------------------------------
 
-function segment(marker: number, body: Uint8Array): Buffer {
+/** One marker segment: FF, the marker, the 16-bit length (counting itself), the body. */
+export function jpegSegment(marker: number, body: Uint8Array): Buffer {
   if (body.length + 2 > 0xffff) throw new RangeError('JPEG segment body too long');
   const head = Buffer.from([0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 0xff]);
   return Buffer.concat([head, body]);
@@ -154,34 +207,62 @@ function exifSegments(bytes: number): Buffer[] {
     const size = Math.min(remaining, JPEG_MAX_SEGMENT_BODY);
     const body = Buffer.alloc(size);
     if (first) header.copy(body, 0, 0, Math.min(header.length, size));
-    segments.push(segment(0xe1, body));
+    segments.push(jpegSegment(0xe1, body));
     remaining -= size;
     first = false;
   }
   return segments;
 }
 
-export function jpeg(width: number, height: number, opts: { exifBytes?: number } = {}): Buffer {
+/**
+ * A one-component frame header segment (SOF0 unless `marker` says otherwise; DHP has the same layout).
+ * Width and height are written as given (16 bits each), 0 included.
+ */
+export function jpegFrameHeader(width: number, height: number, marker = 0xc0): Buffer {
+  return jpegSegment(marker, Buffer.from([8, (height >> 8) & 0xff, height & 0xff, (width >> 8) & 0xff, width & 0xff, 1, 1, 0x11, 0]));
+}
+
+export interface JpegOptions {
+  /** APP1 EXIF bytes before the frame header. */
+  exifBytes?: number;
+  /** The frame header's marker: 0xC0 (baseline, the default) ... 0xCF. The scan stays Huffman-coded baseline data. */
+  sof?: number;
+  /** Bytes carried as a JFXX thumbnail (APP0) before the frame header: a whole JPEG, or only its first segments. */
+  thumbnail?: Uint8Array;
+  /** Segments (from `jpegSegment`, `jpegFrameHeader`) inserted right before the frame header. */
+  beforeFrame?: readonly Buffer[];
+  /** Segments inserted right after the frame header. */
+  afterFrame?: readonly Buffer[];
+  /** Segments inserted between the scan's entropy-coded data and EOI. */
+  afterScan?: readonly Buffer[];
+}
+
+export function jpeg(width: number, height: number, opts: JpegOptions = {}): Buffer {
   if (width < 1 || height < 1 || width > 0xffff || height > 0xffff) throw new RangeError('JPEG dimensions out of range');
   const jfif = Buffer.from([0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]);
   const dqt = Buffer.alloc(65, 1); // Pq=0/Tq=0, then 64 quantisers of 1
   dqt[0] = 0x00;
-  const sof0 = Buffer.from([8, height >> 8, height & 0xff, width >> 8, width & 0xff, 1, 1, 0x11, 0]);
   const dhtDc = Buffer.from([0x00, ...STD_DC_LUMA_COUNTS, ...STD_DC_LUMA_SYMBOLS]);
   const dhtAc = Buffer.from([0x10, ...STD_AC_LUMA_COUNTS, ...STD_AC_LUMA_SYMBOLS]);
   const sos = Buffer.from([1, 1, 0x00, 0, 63, 0]); // one component, DC/AC table 0, full spectrum
   // One component with 1x1 sampling: the scan is non-interleaved, one block per 8x8 tile.
   const blocks = Math.ceil(width / 8) * Math.ceil(height / 8);
+  // JFXX extension: "JFXX\0", then 0x10 = thumbnail coded as JPEG.
+  const thumbnail = opts.thumbnail ? [jpegSegment(0xe0, Buffer.concat([Buffer.from('JFXX\0\x10', 'latin1'), opts.thumbnail]))] : [];
   return Buffer.concat([
     Buffer.from([0xff, 0xd8]),
-    segment(0xe0, jfif),
+    jpegSegment(0xe0, jfif),
+    ...thumbnail,
     ...(opts.exifBytes ? exifSegments(opts.exifBytes) : []),
-    segment(0xdb, dqt),
-    segment(0xc0, sof0),
-    segment(0xc4, dhtDc),
-    segment(0xc4, dhtAc),
-    segment(0xda, sos),
+    jpegSegment(0xdb, dqt),
+    ...(opts.beforeFrame ?? []),
+    jpegFrameHeader(width, height, opts.sof),
+    ...(opts.afterFrame ?? []),
+    jpegSegment(0xc4, dhtDc),
+    jpegSegment(0xc4, dhtAc),
+    jpegSegment(0xda, sos),
     flatScanData(blocks),
+    ...(opts.afterScan ?? []),
     Buffer.from([0xff, 0xd9]),
   ]);
 }
@@ -247,39 +328,137 @@ function subBlocks(data: Buffer): Buffer {
 }
 
 export function gif(width: number, height: number): Buffer {
-  if (width < 1 || height < 1 || width > 0xffff || height > 0xffff) throw new RangeError('GIF dimensions out of range');
+  return gifFrames(width, height, [{ x: 0, y: 0, width, height }]);
+}
+
+/**
+ * A GIF89a with a `screenWidth`x`screenHeight` logical screen and one image per frame, each
+ * placed where asked (inside the screen or not); `plainText` adds a plain text extension
+ * whose text grid is that rectangle, before the first frame.
+ */
+export function gifFrames(screenWidth: number, screenHeight: number, frames: readonly Rect[], opts: { plainText?: Rect } = {}): Buffer {
+  if (screenWidth < 1 || screenHeight < 1 || screenWidth > 0xffff || screenHeight > 0xffff) {
+    throw new RangeError('GIF dimensions out of range');
+  }
   const header = Buffer.alloc(13);
   header.write('GIF89a', 0, 'latin1');
-  header.writeUInt16LE(width, 6);
-  header.writeUInt16LE(height, 8);
+  header.writeUInt16LE(screenWidth, 6);
+  header.writeUInt16LE(screenHeight, 8);
   header[10] = 0x80; // global colour table present, 2 entries
   const palette = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff, 0xff]);
-  const descriptor = Buffer.alloc(10);
-  descriptor[0] = 0x2c;
-  descriptor.writeUInt16LE(width, 5);
-  descriptor.writeUInt16LE(height, 7);
-  return Buffer.concat([header, palette, descriptor, Buffer.from([2]), subBlocks(flatLzw(width * height)), Buffer.from([0x3b])]);
+  const parts: Buffer[] = [header, palette];
+  if (opts.plainText) {
+    const text = Buffer.alloc(15);
+    text.set([0x21, 0x01, 12]);
+    writeRectLE(text, 3, opts.plainText);
+    text.set([8, 8, 1, 0], 11); // cell width and height, foreground and background colour indexes
+    parts.push(text, subBlocks(Buffer.from('hi', 'latin1')));
+  }
+  for (const frame of frames) {
+    const descriptor = Buffer.alloc(10);
+    descriptor[0] = 0x2c;
+    writeRectLE(descriptor, 1, frame);
+    parts.push(descriptor, Buffer.from([2]), subBlocks(flatLzw(frame.width * frame.height)));
+  }
+  parts.push(Buffer.from([0x3b]));
+  return Buffer.concat(parts);
+}
+
+/** GIF's left, top, width, height: four little-endian 16-bit fields. */
+function writeRectLE(out: Buffer, at: number, r: Rect): void {
+  out.writeUInt16LE(r.x, at);
+  out.writeUInt16LE(r.y, at + 2);
+  out.writeUInt16LE(r.width, at + 4);
+  out.writeUInt16LE(r.height, at + 6);
 }
 
 // ---- BMP ------------------------------------------------------------------------------------
 
 export function bmp(width: number, height: number): Buffer {
-  const rowSize = Math.floor((24 * width + 31) / 32) * 4;
-  const imageSize = rowSize * height;
-  const out = Buffer.alloc(54 + imageSize); // zeroed pixels: black, padding bytes zero
+  return bmpImage(width, height);
+}
+
+/** DIB header variants by name: BITMAPCOREHEADER, BITMAPINFOHEADER, OS/2 2.x, BITMAPV4HEADER, BITMAPV5HEADER. */
+export const BMP_HEADER_SIZES = { core: 12, info: 40, os2: 64, v4: 108, v5: 124 } as const;
+export type BmpHeader = keyof typeof BMP_HEADER_SIZES;
+
+export interface BmpOptions {
+  header?: BmpHeader;
+  /** Bits per pixel (24 unless given). */
+  bitCount?: number;
+  /** The header's compression field (0, BI_RGB, unless given; the core header has none). */
+  compression?: number;
+  /** Rows stored top-down: the height field is negative. */
+  topDown?: boolean;
+  planes?: number;
+}
+
+const BI_RGB = 0;
+const BI_RLE8 = 1;
+const BI_RLE4 = 2;
+const BI_BITFIELDS = 3;
+const BI_ALPHABITFIELDS = 6;
+
+/**
+ * A BMP with the given header variant, depth and compression: raw rows (BI_RGB, and
+ * bit fields outside OS/2) of black pixels, RLE8/RLE4 runs of colour 0, and for any other
+ * compression only an end-of-bitmap code standing in for the payload.
+ */
+export function bmpImage(width: number, height: number, opts: BmpOptions = {}): Buffer {
+  const header = opts.header ?? 'info';
+  const dibSize = BMP_HEADER_SIZES[header];
+  const bitCount = opts.bitCount ?? 24;
+  const compression = header === 'core' ? BI_RGB : (opts.compression ?? BI_RGB);
+  const bitFields = header !== 'os2' && (compression === BI_BITFIELDS || compression === BI_ALPHABITFIELDS);
+  // BITMAPINFOHEADER keeps its masks after the header; V4 and V5 hold them inside.
+  const masks = bitFields && header === 'info' ? (compression === BI_ALPHABITFIELDS ? 16 : 12) : 0;
+  const paletteBytes = bitCount <= 8 ? (1 << bitCount) * (header === 'core' ? 3 : 4) : 0;
+  const dataOffset = 14 + dibSize + masks + paletteBytes;
+  const raw = compression === BI_RGB || bitFields;
+  const rowSize = Math.floor((bitCount * width + 31) / 32) * 4;
+  const pixels = raw
+    ? Buffer.alloc(rowSize * height)
+    : compression === BI_RLE8 || compression === BI_RLE4
+      ? rleRuns(width, height)
+      : Buffer.from([0, 1]);
+
+  const out = Buffer.alloc(dataOffset + pixels.length);
   out.write('BM', 0, 'latin1');
   out.writeUInt32LE(out.length, 2);
-  out.writeUInt32LE(54, 10);
-  out.writeUInt32LE(40, 14);
-  out.writeInt32LE(width, 18);
-  out.writeInt32LE(height, 22); // positive: bottom-up rows
-  out.writeUInt16LE(1, 26);
-  out.writeUInt16LE(24, 28);
-  out.writeUInt32LE(0, 30); // BI_RGB
-  out.writeUInt32LE(imageSize, 34);
-  out.writeInt32LE(2835, 38); // 72 dpi
-  out.writeInt32LE(2835, 42);
+  out.writeUInt32LE(dataOffset, 10);
+  out.writeUInt32LE(dibSize, 14);
+  if (header === 'core') {
+    out.writeUInt16LE(width, 18);
+    out.writeUInt16LE(height, 20);
+    out.writeUInt16LE(opts.planes ?? 1, 22);
+    out.writeUInt16LE(bitCount, 24);
+  } else {
+    out.writeInt32LE(width, 18);
+    out.writeInt32LE(opts.topDown ? -height : height, 22); // positive: bottom-up rows
+    out.writeUInt16LE(opts.planes ?? 1, 26);
+    out.writeUInt16LE(bitCount, 28);
+    out.writeUInt32LE(compression, 30);
+    out.writeUInt32LE(pixels.length, 34);
+    out.writeInt32LE(2835, 38); // 72 dpi
+    out.writeInt32LE(2835, 42);
+    if (bitFields) {
+      const [r, g, b, a] = bitCount === 16 ? [0x7c00, 0x03e0, 0x001f, 0x8000] : [0xff0000, 0xff00, 0xff, 0xff000000];
+      const fields = compression === BI_ALPHABITFIELDS || header !== 'info' ? [r, g, b, a] : [r, g, b];
+      fields.forEach((mask, i) => out.writeUInt32LE(mask!, 54 + 4 * i));
+    }
+    if (header === 'v4' || header === 'v5') out.write('BGRs', 70, 'latin1'); // LCS_sRGB, little-endian
+  }
+  pixels.copy(out, dataOffset);
   return out;
+}
+
+/** RLE8/RLE4 data: each row as runs of at most 255 pixels of colour 0, then end-of-line; end-of-bitmap last. */
+function rleRuns(width: number, height: number): Buffer {
+  const row: number[] = [];
+  for (let left = width; left > 0; left -= 255) row.push(Math.min(left, 255), 0);
+  const out: number[] = [];
+  for (let y = 0; y < height; y++) out.push(...row, 0, y === height - 1 ? 1 : 0);
+  return Buffer.from(out);
 }
 
 // ---- misc -----------------------------------------------------------------------------------

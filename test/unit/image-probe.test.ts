@@ -10,15 +10,24 @@ import {
   type ImageInfo,
   type ImageProbeFailure,
 } from '../../src/media/image-probe.js';
+import { FIELD_CAPACITY } from '../../src/media/formats/format-probe.js';
 import {
+  apng,
   bmp,
+  type BmpHeader,
+  bmpImage,
+  type BmpOptions,
   gif,
+  gifFrames,
   JPEG_MAX_SEGMENT_BODY,
   jpeg,
+  jpegFrameHeader,
+  jpegSegment,
   pad,
   png,
   pngChunk,
   pngHeaderOnly,
+  type Rect,
   referenceCrc32,
 } from '../helpers/images.js';
 
@@ -60,13 +69,20 @@ function split(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
 
 type Outcome = { ok: true; info: ImageInfo } | { ok: false; reason: ImageProbeFailure };
 
-/** Streams the chunks, checking on every step that `info` never changes once set. */
+/**
+ * Streams the chunks, checking on every step that `info`, once set, only ever changes to a larger size of the same
+ * format (a later header that allows more pixels), and that the probe holds at most FIELD_CAPACITY bytes.
+ */
 function streamOutcome(chunks: readonly Uint8Array[]): Outcome {
   const probe = new ImageProbe();
   let seen: ImageInfo | undefined;
   const observe = (): void => {
     const now = probe.info;
-    if (seen !== undefined) expect(now).toBe(seen);
+    expect(probe.bufferedBytes).toBeLessThanOrEqual(FIELD_CAPACITY);
+    if (seen !== undefined && now !== seen) {
+      expect(now?.format).toBe(seen.format);
+      expect(now!.width * now!.height).toBeGreaterThan(seen.width * seen.height);
+    }
     seen = now;
   };
   try {
@@ -436,7 +452,7 @@ describe('properties', () => {
     );
   });
 
-  it('(c) any strict prefix of a valid image fails at finish(), and info never changes once set', () => {
+  it('(c) any strict prefix of a valid image fails at finish()', () => {
     fc.assert(
       fc.property(validImage, fc.nat(), cuts, ({ bytes, imageLength }, cutAt, cutPoints) => {
         // Cut inside the image proper: bytes after its end marker are tolerated padding.
@@ -518,5 +534,333 @@ describe('memory bound', () => {
     expect(probe.bytesSeen).toBeGreaterThan(app1Total);
     expect(probe.finish()).toEqual(expected('jpeg', 1920, 1080));
     expect(maxBuffered).toBeLessThanOrEqual(64 * 1024);
+  });
+});
+
+// ---- headers that disagree (docs/compatibility.md "Images whose headers disagree") --------------
+
+/** Probes `bytes` whole and streamed in the chunks `cuts` gives, requires both to agree, and returns the outcome. */
+function outcome(bytes: Uint8Array, cuts: readonly number[] = []): Outcome {
+  const whole = wholeOutcome(bytes);
+  expect(streamOutcome(split(bytes, cuts))).toEqual(whole);
+  return whole;
+}
+
+const cuts = fc.array(fc.nat(), { maxLength: 24 });
+const u16 = fc.integer({ min: 0, max: 0xffff });
+const pixels = (r: { width: number; height: number }): number => r.width * r.height;
+
+/** A rectangle of at least 1x1 that lies inside a `width`x`height` canvas. */
+function rectInside(width: number, height: number): fc.Arbitrary<Rect> {
+  return fc
+    .record({ x: fc.nat(width - 1), y: fc.nat(height - 1) })
+    .chain(({ x, y }) =>
+      fc.record({ x: fc.constant(x), y: fc.constant(y), width: fc.integer({ min: 1, max: width - x }), height: fc.integer({ min: 1, max: height - y }) }),
+    );
+}
+
+const side = fc.integer({ min: 1, max: 48 });
+const ALL_SOF = [0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf];
+const DIFFERENTIAL_SOF = [0xc5, 0xc6, 0xc7, 0xcd, 0xce, 0xcf];
+const SINGLE_FRAME_SOF = ALL_SOF.filter((m) => !DIFFERENTIAL_SOF.includes(m));
+const DNL = 0xdc;
+const DHP = 0xde;
+
+/** Every (header, bits, compression) a BMP decoder reads as documented, and whether its rows are raw. */
+const BMP_VALID: ReadonlyArray<{ header: BmpHeader; bitCount: number; compression: number; raw: boolean }> = [
+  ...[1, 4, 8, 24].map((bitCount) => ({ header: 'core' as const, bitCount, compression: 0, raw: true })),
+  ...(['info', 'v4', 'v5'] as const).flatMap((header) => [
+    ...[1, 4, 8, 16, 24, 32].map((bitCount) => ({ header, bitCount, compression: 0, raw: true })),
+    { header, bitCount: 8, compression: 1, raw: false },
+    { header, bitCount: 4, compression: 2, raw: false },
+    ...[16, 32].flatMap((bitCount) => [3, 6].map((compression) => ({ header, bitCount, compression, raw: true }))),
+  ]),
+  ...[1, 4, 8, 16, 24, 32].map((bitCount) => ({ header: 'os2' as const, bitCount, compression: 0, raw: true })),
+  { header: 'os2', bitCount: 8, compression: 1, raw: false },
+  { header: 'os2', bitCount: 4, compression: 2, raw: false },
+  { header: 'os2', bitCount: 1, compression: 3, raw: false }, // Huffman 1D
+  { header: 'os2', bitCount: 24, compression: 4, raw: false }, // RLE24
+];
+
+/** Header combinations that contradict themselves, for the Windows headers (INFO, V4, V5). */
+const BMP_CONTRADICTIONS: ReadonlyArray<[string, BmpOptions]> = [
+  ['RLE8 with 24 bits per pixel', { compression: 1, bitCount: 24 }],
+  ['RLE4 with 8 bits per pixel', { compression: 2, bitCount: 8 }],
+  ['bit fields with 24 bits per pixel', { compression: 3, bitCount: 24 }],
+  ['alpha bit fields with 8 bits per pixel', { compression: 6, bitCount: 8 }],
+  ['an embedded JPEG (BI_JPEG), whose own header is not read', { compression: 4, bitCount: 24 }],
+  ['an embedded PNG (BI_PNG), whose own header is not read', { compression: 5, bitCount: 24 }],
+  ['top-down RLE8', { compression: 1, bitCount: 8, topDown: true }],
+  ['top-down RLE4', { compression: 2, bitCount: 4, topDown: true }],
+  ['two colour planes', { planes: 2 }],
+  ['2 bits per pixel', { bitCount: 2 }],
+];
+const BMP_OTHER_CONTRADICTIONS: ReadonlyArray<[string, BmpOptions]> = [
+  ['core header with 16 bits per pixel', { header: 'core', bitCount: 16 }],
+  ['core header with 32 bits per pixel', { header: 'core', bitCount: 32 }],
+  ['OS/2 Huffman 1D with 8 bits per pixel', { header: 'os2', compression: 3, bitCount: 8 }],
+  ['OS/2 RLE24 with 8 bits per pixel', { header: 'os2', compression: 4, bitCount: 8 }],
+  ['OS/2 compression 5', { header: 'os2', compression: 5, bitCount: 24 }],
+  ['OS/2 "negative" height (unsigned there)', { header: 'os2', topDown: true }],
+];
+
+describe('headers that disagree: examples', () => {
+  it('GIF: a frame beyond a small screen grows the canvas to cover it, and info grows while streaming', () => {
+    const bytes = gifFrames(100, 100, [{ x: 3990, y: 2990, width: 10, height: 10 }]);
+    const probe = new ImageProbe();
+    probe.push(bytes.subarray(0, 13));
+    const screen = probe.info;
+    expect(screen).toEqual(expected('gif', 100, 100));
+    probe.push(bytes.subarray(13));
+    expect(probe.info).toEqual(expected('gif', 4000, 3000));
+    expect(probe.finish()).toEqual(expected('gif', 4000, 3000));
+    expect(screen).toEqual(expected('gif', 100, 100)); // the earlier object is not mutated
+  });
+
+  it('GIF: a screen far larger than its only frame counts the screen', () => {
+    expect(probeImage(gifFrames(0xffff, 0xffff, [{ x: 0, y: 0, width: 1, height: 1 }]))).toEqual(expected('gif', 0xffff, 0xffff));
+  });
+
+  it('GIF: a plain-text grid beyond the screen counts too; a malformed plain-text header is refused', () => {
+    const grid = { x: 60_000, y: 0, width: 100, height: 200 };
+    expect(probeImage(gifFrames(10, 10, [{ x: 0, y: 0, width: 10, height: 10 }], { plainText: grid }))).toEqual(expected('gif', 60_100, 200));
+    const bad = gifFrames(10, 10, [{ x: 0, y: 0, width: 10, height: 10 }], { plainText: grid });
+    bad[21] = 11; // the plain text extension's block size (after 13 header + 6 palette + 21 01)
+    expect(reasonOf(() => probeImage(bad))).toBe('malformed');
+  });
+
+  it('JPEG: a thumbnail of any size inside an APP segment does not count', () => {
+    const huge = Buffer.concat([Buffer.from([0xff, 0xd8]), jpegFrameHeader(0xffff, 0xffff)]);
+    expect(probeImage(jpeg(40, 30, { thumbnail: huge }))).toEqual(expected('jpeg', 40, 30));
+    expect(probeImage(jpeg(40, 30, { thumbnail: jpeg(160, 120) }))).toEqual(expected('jpeg', 40, 30));
+  });
+
+  it.each([
+    ['a second SOF0 of another size before the scan', { afterFrame: [jpegFrameHeader(4000, 3000)] }],
+    ['a second SOF of the same size before the scan', { afterFrame: [jpegFrameHeader(40, 30)] }],
+    ['a progressive SOF2 after the baseline scan', { afterScan: [jpegFrameHeader(4000, 3000, 0xc2)] }],
+    ['an arithmetic SOF9 after the scan', { afterScan: [jpegFrameHeader(20, 10, 0xc9)] }],
+    ['a DNL redefining the height', { afterScan: [jpegSegment(DNL, Buffer.from([0x0b, 0xb8]))] }],
+    ['a DNL repeating the height', { afterScan: [jpegSegment(DNL, Buffer.from([0, 30]))] }],
+    ['a DHP (hierarchical mode) before the frame', { beforeFrame: [jpegFrameHeader(4000, 3000, DHP)] }],
+    ['a differential SOF5 frame', { sof: 0xc5 }],
+  ])('JPEG: %s is refused as malformed', (_name, opts) => {
+    expect(reasonOf(() => probeImage(jpeg(40, 30, opts)))).toBe('malformed');
+  });
+
+  it('JPEG: a frame header longer than its component list is refused as malformed', () => {
+    const bytes = jpeg(40, 30);
+    const sof = indexOfBytes(bytes, [0xff, 0xc0]);
+    const frame = jpegSegment(0xc0, Buffer.concat([bytes.subarray(sof + 4, sof + 13), Buffer.from([0])]));
+    const longer = Buffer.concat([bytes.subarray(0, sof), frame, bytes.subarray(sof + 13)]);
+    expect(reasonOf(() => probeImage(longer))).toBe('malformed');
+  });
+
+  it('JPEG: every single-frame SOF type is read; a larger image concatenated after EOI grows info, a smaller one does not', () => {
+    for (const sof of SINGLE_FRAME_SOF) expect(probeImage(jpeg(40, 30, { sof }))).toEqual(expected('jpeg', 40, 30));
+    const primary = jpeg(100, 100);
+    const probe = new ImageProbe();
+    probe.push(primary);
+    expect(probe.info).toEqual(expected('jpeg', 100, 100));
+    probe.push(jpeg(4000, 3000));
+    expect(probe.finish()).toEqual(expected('jpeg', 4000, 3000));
+    expect(probeImage(Buffer.concat([jpeg(400, 300), jpeg(200, 150)]))).toEqual(expected('jpeg', 400, 300));
+    // A concatenated image must be complete, like the first.
+    const second = jpeg(20, 10);
+    expect(reasonOf(() => probeImage(Buffer.concat([primary, second.subarray(0, second.length - 2)])))).toBe('truncated');
+  });
+
+  it('APNG: frames inside IHDR are read; a frame beyond it, or a default frame unlike IHDR, is refused', () => {
+    expect(probeImage(apng(20, 10, [{ x: 5, y: 5, width: 15, height: 5 }]))).toEqual(expected('png', 20, 10));
+    const refused: Buffer[] = [
+      apng(20, 10, [{ x: 0, y: 0, width: 4000, height: 3000 }]),
+      apng(20, 10, [{ x: 19, y: 0, width: 2, height: 1 }]),
+      apng(20, 10, [{ x: 0, y: 0xffffffff, width: 1, height: 1 }]),
+      apng(20, 10, [], { defaultFrame: { x: 0, y: 0, width: 10, height: 10 } }),
+      apng(20, 10, [{ x: 0, y: 0, width: 0, height: 1 }]),
+    ];
+    for (const bytes of refused) expect(reasonOf(() => probeImage(bytes))).toBe('malformed');
+    // A frame control of another length than 26 bytes.
+    const short = Buffer.concat([pngHeaderOnly(20, 10), pngChunk('fcTL', Buffer.alloc(25)), png(20, 10).subarray(33)]);
+    expect(reasonOf(() => probeImage(short))).toBe('malformed');
+  });
+
+  it.each(BMP_VALID)('BMP: $header header, $bitCount bits, compression $compression is read', (c) => {
+    expect(probeImage(bmpImage(13, 7, c))).toEqual(expected('bmp', 13, 7));
+  });
+
+  it.each(BMP_VALID.filter((c) => c.raw && c.header !== 'core' && c.header !== 'os2'))(
+    'BMP: top-down $header header, $bitCount bits, compression $compression is read',
+    (c) => {
+      expect(probeImage(bmpImage(13, 7, { ...c, topDown: true }))).toEqual(expected('bmp', 13, 7));
+    },
+  );
+
+  it.each([...BMP_CONTRADICTIONS, ...BMP_OTHER_CONTRADICTIONS])('BMP: %s is refused as malformed', (_name, opts) => {
+    expect(reasonOf(() => probeImage(bmpImage(13, 7, opts)))).toBe('malformed');
+  });
+
+  it('BMP: a height of -2^31 is refused; a huge width in a tiny file is truncated', () => {
+    const minHeight = bmp(4, 4);
+    minHeight.writeInt32LE(-0x80000000, 22);
+    expect(reasonOf(() => probeImage(minHeight))).toBe('malformed');
+    const wide = bmp(4, 4);
+    wide.writeInt32LE(0x7fffffff, 18);
+    const probe = new ImageProbe();
+    probe.push(wide);
+    expect(probe.info).toEqual(expected('bmp', 0x7fffffff, 4)); // known from the header: the 10 MP rule fires first
+    expect(reasonOf(() => probe.finish())).toBe('truncated');
+  });
+});
+
+describe('headers that disagree: properties', () => {
+  /** Valid files with several headers that agree: the probe reports the one canvas they describe. */
+  const agreeing: fc.Arbitrary<{ bytes: Buffer; want: ImageInfo }> = fc.oneof(
+    fc
+      .tuple(side, side)
+      .chain(([w, h]) =>
+        fc.record({
+          w: fc.constant(w),
+          h: fc.constant(h),
+          frames: fc.array(rectInside(w, h), { minLength: 1, maxLength: 4 }),
+          text: fc.option(rectInside(w, h), { nil: undefined }),
+        }),
+      )
+      .map(({ w, h, frames, text }) => ({ bytes: gifFrames(w, h, frames, text ? { plainText: text } : {}), want: expected('gif', w, h) })),
+    fc
+      .tuple(side, side)
+      .chain(([w, h]) =>
+        fc.record({ w: fc.constant(w), h: fc.constant(h), frames: fc.array(rectInside(w, h), { maxLength: 4 }), defaultIsFrame: fc.boolean() }),
+      )
+      .map(({ w, h, frames, defaultIsFrame }) => ({
+        bytes: apng(w, h, frames, defaultIsFrame ? {} : { defaultFrame: null }),
+        want: expected('png', w, h),
+      })),
+    fc
+      .record({
+        w: fc.integer({ min: 1, max: 300 }),
+        h: fc.integer({ min: 1, max: 300 }),
+        sof: fc.constantFrom(...SINGLE_FRAME_SOF),
+        thumbnail: fc.option(fc.record({ w: u16, h: u16, sof: fc.constantFrom(...ALL_SOF) }), { nil: undefined }),
+      })
+      .map(({ w, h, sof, thumbnail }) => ({
+        bytes: jpeg(w, h, {
+          sof,
+          ...(thumbnail ? { thumbnail: Buffer.concat([Buffer.from([0xff, 0xd8]), jpegFrameHeader(thumbnail.w, thumbnail.h, thumbnail.sof)]) } : {}),
+        }),
+        want: expected('jpeg', w, h),
+      })),
+    fc
+      .record({ w: side, h: side, variant: fc.constantFrom(...BMP_VALID), topDown: fc.boolean() })
+      .map(({ w, h, variant, topDown }) => ({
+        bytes: bmpImage(w, h, { ...variant, topDown: topDown && variant.raw && variant.header !== 'core' && variant.header !== 'os2' }),
+        want: expected('bmp', w, h),
+      })),
+  );
+
+  it('(d) valid files whose headers agree report their size, in any chunking', () => {
+    fc.assert(
+      fc.property(agreeing, cuts, ({ bytes, want }, c) => {
+        expect(outcome(bytes, c)).toEqual({ ok: true, info: want });
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('(e) GIF frames and text grids anywhere: the canvas covers the screen and all of them', () => {
+    const anywhere = fc.record({ x: u16, y: u16, width: fc.integer({ min: 1, max: 12 }), height: fc.integer({ min: 1, max: 12 }) });
+    const gridAnywhere = fc.record({ x: u16, y: u16, width: u16, height: u16 });
+    fc.assert(
+      fc.property(side, side, fc.array(anywhere, { minLength: 1, maxLength: 4 }), fc.option(gridAnywhere, { nil: undefined }), cuts, (w, h, frames, text, c) => {
+        const rects = [...frames, ...(text ? [text] : [])];
+        const width = Math.max(w, ...rects.map((r) => r.x + r.width));
+        const height = Math.max(h, ...rects.map((r) => r.y + r.height));
+        const result = outcome(gifFrames(w, h, frames, text ? { plainText: text } : {}), c);
+        expect(result).toEqual({ ok: true, info: expected('gif', width, height) });
+        // What the 10 MP rule sees is at least the screen and every frame.
+        const seen = pixels((result as { info: ImageInfo }).info);
+        for (const r of [{ width: w, height: h }, ...rects]) expect(seen).toBeGreaterThanOrEqual(pixels(r));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('(f) JPEGs concatenated after EOI: the image with the most pixels is reported', () => {
+    const image = fc.record({ width: fc.integer({ min: 1, max: 200 }), height: fc.integer({ min: 1, max: 200 }) });
+    fc.assert(
+      fc.property(fc.array(image, { minLength: 1, maxLength: 3 }), cuts, (images, c) => {
+        const largest = images.reduce((a, b) => (pixels(b) > pixels(a) ? b : a));
+        const bytes = Buffer.concat(images.map((i) => jpeg(i.width, i.height)));
+        expect(outcome(bytes, c)).toEqual({ ok: true, info: expected('jpeg', largest.width, largest.height) });
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  /** Files whose headers contradict each other: every one is refused as malformed. */
+  const contradicting: fc.Arbitrary<Buffer> = fc.oneof(
+    // JPEG: a second frame header of any type and size, before or after the first scan.
+    fc
+      .record({ sof: fc.constantFrom(...SINGLE_FRAME_SOF), second: fc.constantFrom(...ALL_SOF), w: u16, h: u16, afterScan: fc.boolean() })
+      .map(({ sof, second, w, h, afterScan }) => {
+        const frame = jpegFrameHeader(w, h, second);
+        return jpeg(16, 16, afterScan ? { sof, afterScan: [frame] } : { sof, afterFrame: [frame] });
+      }),
+    // JPEG: a DNL of any height; a hierarchical file (DHP, or a differential frame).
+    u16.map((h) => jpeg(16, 16, { afterScan: [jpegSegment(DNL, Buffer.from([h >> 8, h & 0xff]))] })),
+    fc.record({ w: u16, h: u16 }).map(({ w, h }) => jpeg(16, 16, { beforeFrame: [jpegFrameHeader(w, h, DHP)] })),
+    fc.constantFrom(...DIFFERENTIAL_SOF).map((sof) => jpeg(16, 16, { sof })),
+    // APNG: a frame that does not fit IHDR (x or y beyond it, or too wide or tall from where it starts).
+    fc
+      .record({ w: side, h: side, x: fc.nat(64), y: fc.nat(64), fw: fc.integer({ min: 1, max: 64 }), fh: fc.integer({ min: 1, max: 64 }), asDefault: fc.boolean() })
+      .filter(({ w, h, x, y, fw, fh }) => x + fw > w || y + fh > h)
+      .map(({ w, h, x, y, fw, fh, asDefault }) => {
+        const frame = { x, y, width: fw, height: fh };
+        return asDefault ? apng(w, h, [], { defaultFrame: frame }) : apng(w, h, [frame]);
+      }),
+    // PNG: a second IHDR anywhere after the first.
+    fc.record({ w: side, h: side, afterIdat: fc.boolean() }).map(({ w, h, afterIdat }) => {
+      const image = png(w, h);
+      const at = afterIdat ? image.length - 12 : 33;
+      return Buffer.concat([image.subarray(0, at), image.subarray(8, 33), image.subarray(at)]);
+    }),
+    // BMP: compression, depth, orientation or planes that contradict each other, in any Windows header.
+    fc
+      .record({ w: side, h: side, header: fc.constantFrom<BmpHeader>('info', 'v4', 'v5'), c: fc.constantFrom(...BMP_CONTRADICTIONS) })
+      .map(({ w, h, header, c }) => bmpImage(w, h, { ...c[1], header })),
+    fc.record({ w: side, h: side, c: fc.constantFrom(...BMP_OTHER_CONTRADICTIONS) }).map(({ w, h, c }) => bmpImage(w, h, c[1])),
+  );
+
+  it('(g) files whose headers contradict each other are refused as malformed, in any chunking', () => {
+    fc.assert(
+      fc.property(contradicting, cuts, (bytes, c) => {
+        expect(outcome(bytes, c)).toEqual({ ok: false, reason: 'malformed' });
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('(h) any edit of a multi-header file yields only ImageInfo or ImageProbeError, with bounded buffering', () => {
+    const edited = fc
+      .tuple(
+        fc.oneof(
+          agreeing.map((a) => a.bytes),
+          contradicting,
+        ),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        fc.nat(),
+      )
+      .map(([bytes, edits, cutAt]) => {
+        const copy = Buffer.from(bytes);
+        for (const [at, value] of edits) copy[at % copy.length] = value;
+        return copy.subarray(0, copy.length - (cutAt % 3)); // sometimes a byte or two short as well
+      });
+    fc.assert(
+      fc.property(edited, cuts, (bytes, c) => {
+        // outcome() rethrows anything but an ImageProbeError and checks bufferedBytes after every chunk.
+        outcome(bytes, c);
+      }),
+      { numRuns: 1500 },
+    );
   });
 });
