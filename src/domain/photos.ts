@@ -122,9 +122,11 @@ export class PhotoService {
         hash: contentHash,
         tooLarge,
         onChunk: (chunk) => {
-          const known = probe.info !== undefined;
+          // The size is judged as soon as a header gives one, and again whenever a later header makes it larger
+          // (a GIF frame beyond the logical screen, a second JPEG): refused while the bytes still arrive.
+          const before = probe.info;
           probe.push(chunk);
-          if (!known) checkResolution(probe.info);
+          if (probe.info !== before) checkResolution(probe.info);
         },
         onEnd: () => checkResolution(probe.finish()),
       });
