@@ -20,30 +20,19 @@ export class RecordQueries implements RecordStore {
     return r && readRecord(r);
   }
 
-  async list(orgId: string, module: string, page: Page): Promise<CrmRecord[]> {
-    const rows = await this.q.db
-      .selectFrom('records')
-      .selectAll()
-      .where('org_id', '=', orgId)
-      .where('module', '=', module)
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(page.limit)
-      .offset(page.offset)
-      .execute();
-    return rows.map(readRecord);
+  list(orgId: string, module: string, page: Page): Promise<CrmRecord[]> {
+    return this.listOldestFirst(orgId, module, page);
   }
 
-  async listOfOrg(orgId: string, page: Page): Promise<CrmRecord[]> {
-    const rows = await this.q.db
-      .selectFrom('records')
-      .selectAll()
-      .where('org_id', '=', orgId)
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(page.limit)
-      .offset(page.offset)
-      .execute();
+  listOfOrg(orgId: string, page: Page): Promise<CrmRecord[]> {
+    return this.listOldestFirst(orgId, undefined, page);
+  }
+
+  /** A page of the org's records (of one module, if named), oldest first. */
+  private async listOldestFirst(orgId: string, module: string | undefined, page: Page): Promise<CrmRecord[]> {
+    let q = this.q.db.selectFrom('records').selectAll().where('org_id', '=', orgId);
+    if (module !== undefined) q = q.where('module', '=', module);
+    const rows = await q.orderBy('created_at').orderBy('id').limit(page.limit).offset(page.offset).execute();
     return rows.map(readRecord);
   }
 
