@@ -1,13 +1,15 @@
 /**
- * The form-data parser must behave exactly as busboy, which it replaces: the same bodies, cut into the same
- * chunks, must give the same events (parts, their bytes, limits, errors, the end) from both.
+ * The form-data parser (server/form-data/) must behave exactly as busboy 1.6, the parser it replaces: the same
+ * bodies, cut into the same chunks, must give the same events (parts, their bytes, limits, errors, the end) from
+ * both, on generated forms and on mutated real bodies.
  */
 import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import busboy from 'busboy';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DelimiterSearch, FormDataParser } from '../../src/server/form-data-parser.js';
+import { DelimiterScanner } from '../../src/server/form-data/delimiter.js';
+import { FormDataParser } from '../../src/server/form-data/index.js';
 
 const LIMITS = { fileSize: 3000, files: 2, fields: 3, parts: 5, fieldSize: 40 };
 
@@ -222,7 +224,7 @@ describe('FormDataParser (busboy behaviour, native delimiter search)', () => {
   });
 });
 
-describe('DelimiterSearch', () => {
+describe('DelimiterScanner', () => {
   it('property: finds every delimiter and returns every other byte, whatever the cuts', () => {
     fc.assert(
       fc.property(
@@ -233,12 +235,12 @@ describe('DelimiterSearch', () => {
           const needle = Buffer.from(`\r\n--${boundary}`);
           const haystack = Buffer.concat(pieces.flatMap((p, i) => (i % 3 === 2 ? [p, needle] : [p])));
           const got: (Buffer | 'MATCH')[] = [];
-          const search = new DelimiterSearch(needle, (isMatch, data, start, end) => {
+          const scanner = new DelimiterScanner(needle, (data, start, end, atDelimiter) => {
             if (data && end > start) got.push(data.subarray(start, end));
-            if (isMatch) got.push('MATCH');
+            if (atDelimiter) got.push('MATCH');
           });
-          for (const c of cut(haystack, cuts)) search.push(c);
-          search.destroy();
+          for (const c of cut(haystack, cuts)) scanner.write(c);
+          scanner.flush();
           // Expected: the haystack split at each delimiter (found left to right, never overlapping).
           const expected: (Buffer | 'MATCH')[] = [];
           let pos = 0;
