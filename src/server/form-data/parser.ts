@@ -9,12 +9,15 @@
  * How the body is read. The delimiter splits it into runs (delimiter.ts). After a delimiter, `--` ends the form and
  * CRLF begins a part's header block; anything else makes the bytes up to the next delimiter unused. The header block
  * (header-block.ts) decides what the bytes after it are: a file, a field, or nothing. Parts, fields and files are
- * counted against their limits. Three rules are busboy's and matter only for malformed bodies, kept so that both
- * parsers agree on every body:
+ * counted against their limits. These rules are busboy's and matter only for malformed bodies, kept so that both
+ * parsers agree on them:
  *  - a header block does not end at a delimiter: it goes on reading after it (and the check after that delimiter
- *    waits for the block to end);
+ *    waits for the block to end; it is forgotten if a run ends inside a header value meanwhile);
  *  - a run whose bytes leave the check after a delimiter undecided (a lone `-` or CR) hides the delimiter that ends it;
- *  - a malformed header block, or a part beyond the parts limit, makes the rest of the run unused.
+ *  - a malformed header block, or a part beyond the parts limit, makes the rest of the run unused;
+ *  - the rest of the chunk that holds the closing delimiter is still read as parts; later chunks are not.
+ * One case differs: a form that ends inside a file (possible only through the first two rules) fails with an error,
+ * where busboy would wait for ever for that file to end.
  */
 import { Writable } from 'node:stream';
 import { decodeText } from './charsets.js';
@@ -134,6 +137,14 @@ export class FormDataParser extends Writable {
     if (!this.ended) {
       this.scanner.flush();
       return callback(new Error('Unexpected end of form'));
+    }
+    if (this.part?.kind === 'file') {
+      // The form ended inside a file (a header block that went on past a delimiter opened it): no delimiter will
+      // end this file now. busboy waits for it for ever; this parser fails the form.
+      const error = new Error('Unexpected end of file');
+      this.part.stream.destroy(error);
+      this.part = null;
+      return callback(error);
     }
     const finish = () => callback(this.endStateError());
     if (this.openFiles > 0) this.whenFilesEnd = finish;
