@@ -377,6 +377,52 @@ describe('FormDataParser on mutated bodies (fuzz)', () => {
   }, 300_000);
 });
 
+describe('FormDataParser header values (Content-Disposition, Content-Type)', () => {
+  /** Pieces that matter to the grammar, and a few that break it. */
+  const pieceArb = fc.constantFrom(
+    'form-data', 'attachment', 'name', 'filename', 'filename*', 'charset', '=', ';', ' ', '\t', '"', '\\', "'", '%', '%41', '%e2%82%ac', '%4', '*',
+    'UTF-8', 'utf-16le', 'ISO-8859-1', 'x-unknown', 'en', "UTF-8''", "x.y''", "a{b}~''", "latin1'en'", "'en-GB'", 'a.png', 'C:\\dir\\b.gif', '/', '..', '.', 'text', 'plain', 'image/png', ',', '\x01', '\x7f', '\xe9', '\xc3\xa9', 'multipart', 'form-data;',
+  );
+  const valueArb = fc.array(pieceArb, { maxLength: 14 }).map((ps) => ps.join(''));
+  /** Mostly well-formed values, then anything made of the pieces above. */
+  const dispositionArb = fc.oneof(
+    fc.tuple(fc.constantFrom('name', 'filename', 'filename*', 'NAME'), valueArb).map(([k, v]) => `form-data; name="f"; ${k}=${v}`),
+    fc.tuple(valueArb, valueArb).map(([a, b]) => `form-data; name=${a}; filename="${b}"`),
+    valueArb,
+  );
+  const typeArb = fc.oneof(fc.tuple(valueArb, valueArb).map(([a, b]) => `${a}/${b}`), valueArb.map((v) => `text/plain; charset=${v}`), valueArb);
+
+  it('property: any Content-Disposition and Content-Type of a part give busboy\'s events', async () => {
+    await fc.assert(
+      fc.asyncProperty(dispositionArb, typeArb, fc.boolean(), async (disposition, type, withType) => {
+        const head = `Content-Disposition: ${disposition}${withType ? `\r\nContent-Type: ${type}` : ''}`;
+        const body = Buffer.from(`--B\r\n${head}\r\n\r\nv\xe9lue\r\n--B--\r\n`, 'latin1');
+        const contentType = 'multipart/form-data; boundary=B';
+        expectBusboysEvents(await run(new FormDataParser(parserOptions(contentType)), [body], false), await run(busboyFor(contentType), [body], false));
+      }),
+      { numRuns: 2000 },
+    );
+  }, 120_000);
+
+  it('property: any request Content-Type is refused, or read to the same boundary, as by busboy', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('B', '"B"', 'b', 'B x', '"B\\"'), valueArb, fc.constantFrom('multipart/form-data', 'Multipart/Form-Data', 'multipart/form-data ', 'multipart/mixed'), async (boundary, rest, type, ) => {
+        const contentType = `${type}; boundary=${boundary}${rest}`;
+        let theirs: Writable | undefined;
+        try {
+          theirs = busboyFor(contentType);
+        } catch {
+          expect(() => new FormDataParser(parserOptions(contentType))).toThrow();
+          return;
+        }
+        const body = Buffer.from('--B\r\nContent-Disposition: form-data; name="t"\r\n\r\nx\r\n--B--\r\n');
+        expectBusboysEvents(await run(new FormDataParser(parserOptions(contentType)), [body], false), await run(theirs, [body], false));
+      }),
+      { numRuns: 1000 },
+    );
+  }, 120_000);
+});
+
 describe('DelimiterScanner', () => {
   it('property: finds every delimiter and returns every other byte, whatever the cuts', () => {
     fc.assert(
