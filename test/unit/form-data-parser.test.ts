@@ -260,6 +260,24 @@ describe('FormDataParser (busboy behaviour, native delimiter search)', () => {
     expect(accepted).toBe(65);
   });
 
+  it('destroyed in the middle of a file without a reason: the same errors as busboy', async () => {
+    const events = async (parser: Writable) => {
+      const seen: string[] = [];
+      parser.on('file', (_name: string, stream: Readable) => {
+        stream.on('error', (err) => seen.push(`file error: ${err.message}`));
+        stream.resume();
+      });
+      parser.on('error', (err: Error) => seen.push(`error: ${err.message}`));
+      const closed = new Promise((resolve) => parser.once('close', resolve));
+      await new Promise<void>((resolve) => parser.write(Buffer.from('--b\r\nContent-Disposition: form-data; name="f"; filename="a"\r\n\r\nabc'), () => resolve()));
+      parser.destroy();
+      await closed;
+      return seen;
+    };
+    const contentType = 'multipart/form-data; boundary=b';
+    expect(await events(new FormDataParser(parserOptions(contentType)))).toEqual(await events(busboyFor(contentType)));
+  });
+
   it('refuses what busboy refuses at construction', () => {
     for (const contentType of [undefined, '', 'multipart/form-data', 'text/plain; boundary=x', 'multipart/mixed; boundary=x', 'multipart/']) {
       expect(() => new FormDataParser({ contentType, limits: LIMITS, paramCharset: 'utf8' })).toThrow();

@@ -153,8 +153,9 @@ export class FormDataParser extends Writable {
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     this.inHeader = false;
-    this.ended = true;
     const error = err ?? this.endStateError();
+    // Later writes are ignored.
+    this.ended = true;
     if (this.part?.kind === 'file') this.part.stream.destroy(error);
     this.part = null;
     callback(error);
