@@ -1,12 +1,12 @@
 /**
  * A multipart/form-data request body as an async sequence of parts (domain/uploads.ts), parsed while the bytes
- * arrive (form-data-parser.ts). A file part's stream must be consumed before the next part is produced; one left
+ * arrive (form-data/). A file part's stream must be consumed before the next part is produced; one left
  * unread is discarded. Limits on part counts and field sizes bound what the parser holds; file size limits belong to
  * the consumer, which sees every byte as it arrives.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { type FieldInfo, type FileInfo, type FileStream, FormDataParser } from './form-data-parser.js';
+import { type FieldInfo, type FileInfo, type FileStream, FormDataParser } from './form-data/index.js';
 import { zohoError } from '../domain/errors.js';
 import { type UploadBody, type UploadPart, notMultipart } from '../domain/uploads.js';
 

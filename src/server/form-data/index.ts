@@ -1,0 +1,2 @@
+export { FileStream } from './file-stream.js';
+export { type FieldInfo, type FileInfo, type FormDataLimits, type FormDataOptions, FormDataParser } from './parser.js';
