@@ -14,6 +14,7 @@ import { DirectoryService } from './domain/directory.js';
 import { OAuthService } from './domain/oauth.js';
 import { OrphanSweeper } from './domain/orphan-sweeper.js';
 import { PhotoService } from './domain/photos.js';
+import type { WorkflowEvent } from './domain/entities.js';
 import type { BlobStore } from './domain/ports/blob-store.js';
 import type { DomainLogger } from './domain/ports/logger.js';
 import type { MetadataStore } from './domain/ports/metadata.js';
@@ -118,6 +119,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     log,
   });
   const workflowEventsQueued = () => webhooks.kick();
+  const activeRules = (orgId: string, module: string, event: WorkflowEvent) => access.activeRules(orgId, module, event);
   const runtime: Runtime = {
     config,
     log,
@@ -129,6 +131,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
       store,
       access,
       blobs,
+      rules: activeRules,
       limits: { maxBytes: config.photoMaxBytes, maxPixels: config.photoMaxPixels, contentHash: config.contentHash === 'sha256' },
       now,
       janitor,
@@ -138,6 +141,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
       store,
       access,
       blobs,
+      rules: activeRules,
       limits: { maxBytes: config.attachmentMaxBytes, contentHash: config.contentHash === 'sha256' },
       now,
       janitor,
@@ -154,7 +158,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     }),
     webhooks,
     janitor,
-    workflows: new WorkflowAdmin(store, now),
+    workflows: new WorkflowAdmin(store, caches, now),
     oauth: new OAuthService({ store, caches, now, accessTokenLifetimeS: config.accessTokenLifetimeS }),
     directory: new DirectoryService(store.directory),
     now,

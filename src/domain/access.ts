@@ -4,7 +4,7 @@
  * record exists in the caller's org → sharing → record state.
  */
 import type { ModuleCall, RecordCall } from './calls.js';
-import type { CrmRecord, ModuleSetting, Org, Profile, Sharing, User } from './entities.js';
+import type { CrmRecord, ModuleSetting, Org, Photo, Profile, Sharing, User } from './entities.js';
 import { zohoError } from './errors.js';
 import { isZohoId } from './ids.js';
 import {
@@ -32,6 +32,8 @@ export interface Principal {
 export interface AccessLookups {
   getModuleSetting(orgId: string, apiName: string): Promise<ModuleSetting | undefined>;
   getRecord(orgId: string, id: string): Promise<CrmRecord | undefined>;
+  /** The record and its photo in one lookup (a photo download). */
+  getRecordWithPhoto(orgId: string, id: string): Promise<{ record: CrmRecord; photo: Photo | undefined } | undefined>;
 }
 
 export interface ModuleAccess {
@@ -103,20 +105,40 @@ export function hasModulePermission(profile: Profile, apiName: string, permissio
  * The full guard for an operation on one record. `recordIdDetails` are the details of the error for a bad record
  * id, which differ between the photo endpoints and the attachment endpoints.
  */
+export function authorizeRecord(lookups: AccessLookups, call: RecordCall, recordIdDetails: Record<string, unknown>): Promise<RecordAccess>;
+/**
+ * The same, with the record read by `load` along with what the caller needs of it (`{ record, photo }`): one lookup
+ * instead of two, and what it found comes back beside the access.
+ */
+export function authorizeRecord<T extends { record: CrmRecord }>(
+  lookups: AccessLookups,
+  call: RecordCall,
+  recordIdDetails: Record<string, unknown>,
+  load: (orgId: string, recordId: string) => Promise<T | undefined>,
+): Promise<RecordAccess & T>;
 export async function authorizeRecord(
   lookups: AccessLookups,
   call: RecordCall,
   recordIdDetails: Record<string, unknown>,
+  load?: (orgId: string, recordId: string) => Promise<{ record: CrmRecord } | undefined>,
 ): Promise<RecordAccess> {
   const { principal, operation: op } = call;
   const access = await authorizeModule(lookups, call);
-  const record = isZohoId(call.recordId) ? await lookups.getRecord(principal.org.id, call.recordId) : undefined;
+  let found: { record: CrmRecord } | undefined;
+  if (isZohoId(call.recordId)) {
+    if (load) found = await load(principal.org.id, call.recordId);
+    else {
+      const record = await lookups.getRecord(principal.org.id, call.recordId);
+      found = record && { record };
+    }
+  }
+  const record = found?.record;
   if (!record || record.module.toLowerCase() !== access.module.apiName.toLowerCase()) {
     throw zohoError('INVALID_RELATED_ID', recordIdDetails, op);
   }
   checkRecordSharing(principal, op, record, access.sharing);
   checkRecordState(op, record);
-  return { ...access, record };
+  return { ...access, ...found, record };
 }
 
 export function checkRecordSharing(principal: Principal, op: OperationName, record: CrmRecord, sharing: Sharing): void {

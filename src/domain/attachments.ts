@@ -16,7 +16,7 @@ import { RecordChanges } from './record-changes.js';
 import type { ItemResult } from './results.js';
 import { type StagedBytes, UploadStaging } from './staging.js';
 import { type FilePart, type UploadBody, cleanFileName } from './uploads.js';
-import { type ChangeEvent, changeEvent } from './workflow-rules.js';
+import { type ActiveRules, type ChangeEvent, changeEvent } from './workflow-rules.js';
 
 export interface AttachmentLimits {
   maxBytes: number;
@@ -25,7 +25,9 @@ export interface AttachmentLimits {
 }
 
 export interface AttachmentServiceDeps {
-  store: MetadataView<'records' | 'attachments' | 'workflows' | 'outbox'>;
+  store: MetadataView<'records' | 'attachments' | 'outbox'>;
+  /** The active workflow rules a change triggers (cached). */
+  rules: ActiveRules;
   /** Module settings and records for the access checks (module settings cached). */
   access: AccessLookups;
   blobs: BlobStore;
@@ -128,7 +130,7 @@ const MAX_TITLE_LENGTH = 255;
 type AttachmentContent = Pick<Attachment, 'kind' | 'fileName' | 'title' | 'linkUrl' | 'contentType' | 'size' | 'blobKey' | 'sha256'>;
 
 export class AttachmentService {
-  private readonly changes: RecordChanges<'records' | 'attachments' | 'workflows' | 'outbox'>;
+  private readonly changes: RecordChanges<'records' | 'attachments' | 'outbox'>;
 
   constructor(private readonly deps: AttachmentServiceDeps) {
     this.changes = new RecordChanges(deps);
@@ -197,8 +199,8 @@ export class AttachmentService {
     const { call, access } = ticket;
     const orgId = call.principal.org.id;
     const userId = call.principal.user.id;
-    return this.changes.commit(orgId, access.record.id, async (tx, now) => {
-      if (!(await tx.records.get(orgId, access.record.id))) throw zohoError('INVALID_RELATED_ID', RELATED_ID_DETAILS, call.operation);
+    return this.changes.commit(orgId, access.record.id, async (tx, record, now) => {
+      if (!record) throw zohoError('INVALID_RELATED_ID', RELATED_ID_DETAILS, call.operation);
       const attachment: Attachment = {
         id: newZohoId(),
         orgId,
@@ -289,7 +291,7 @@ export class AttachmentService {
   /** Deletes one attachment of the record; undefined when the record has no such attachment. */
   private remove(call: RecordCall, recordId: string, attachmentId: string): Promise<Attachment | undefined> {
     const orgId = call.principal.org.id;
-    return this.changes.commit(orgId, recordId, async (tx, now) => {
+    return this.changes.commit(orgId, recordId, async (tx, _record, now) => {
       const found = isZohoId(attachmentId) ? await tx.attachments.get(orgId, recordId, attachmentId) : undefined;
       if (!found) return { value: undefined };
       await tx.attachments.delete(orgId, recordId, attachmentId);

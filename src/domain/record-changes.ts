@@ -5,11 +5,12 @@
  * Photos, attachments and record deletion all commit through here.
  */
 import type { BlobJanitor } from './blob-cleanup.js';
+import type { CrmRecord } from './entities.js';
 import type { MetadataPorts, MetadataView } from './ports/metadata.js';
-import { type ChangeEvent, queueWorkflowEvents } from './workflow-rules.js';
+import { type ActiveRules, type ChangeEvent, queueWorkflowEvents } from './workflow-rules.js';
 
-/** The ports every change needs besides its own: the record's lock, the rules and the outbox. */
-type ChangePorts = 'records' | 'workflows' | 'outbox';
+/** The ports every change needs besides its own: the record's lock and the outbox. */
+type ChangePorts = 'records' | 'outbox';
 
 export interface ChangeOutcome<T> {
   value: T;
@@ -21,6 +22,8 @@ export interface ChangeOutcome<T> {
 
 export interface RecordChangeDeps<K extends keyof MetadataPorts> {
   store: MetadataView<K | ChangePorts>;
+  /** The active rules a change triggers. */
+  rules: ActiveRules;
   janitor: BlobJanitor;
   /** Told after a commit that queued workflow events, so that delivery need not wait for its next poll. */
   workflowEventsQueued: () => void;
@@ -31,19 +34,22 @@ export class RecordChanges<K extends keyof MetadataPorts> {
   constructor(private readonly deps: RecordChangeDeps<K>) {}
 
   /**
-   * Commits `change` under the lock of record `recordId`; `now` is the change's time, taken once the lock is held.
-   * What `change` throws rolls everything back; nothing is queued or retired then.
+   * Commits `change` under the lock of record `recordId`. `change` gets the record as it is once the lock is held
+   * (undefined when it is gone: deleted while a body arrived), and the change's time, taken then too. What `change`
+   * throws rolls everything back; nothing is queued or retired then.
    */
   async commit<T>(
     orgId: string,
     recordId: string,
-    change: (tx: MetadataView<K | ChangePorts>, now: number) => Promise<ChangeOutcome<T>>,
+    change: (tx: MetadataView<K | ChangePorts>, current: CrmRecord | undefined, now: number) => Promise<ChangeOutcome<T>>,
   ): Promise<T> {
     const { value, queued, retired } = await this.deps.store.transaction(async (tx) => {
-      await tx.records.lock(orgId, recordId);
-      const outcome = await change(tx, this.deps.now());
+      const current = await tx.records.lockAndGet(orgId, recordId);
+      const outcome = await change(tx, current, this.deps.now());
       let queued = 0;
-      for (const event of outcome.events ?? []) queued += await queueWorkflowEvents(tx, event);
+      for (const event of outcome.events ?? []) {
+        queued += await queueWorkflowEvents(tx, event, await this.deps.rules(event.orgId, event.module, event.event));
+      }
       return { value: outcome.value, queued, retired: outcome.retired ?? [] };
     });
     if (queued > 0) this.deps.workflowEventsQueued();

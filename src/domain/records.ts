@@ -20,18 +20,18 @@ const READ_ONLY_FIELDS = new Set(['id', 'Created_Time', 'Modified_Time', 'Create
 
 export interface RecordServiceDeps {
   janitor: BlobJanitor;
-  store: MetadataView<'records' | 'photos' | 'attachments' | 'directory' | 'workflows' | 'outbox'>;
+  store: MetadataView<'records' | 'photos' | 'attachments' | 'directory' | 'outbox'>;
   /** Module settings and records for the access checks (module settings cached). */
   access: AccessLookups;
   now: () => number;
 }
 
 export class RecordService {
-  private readonly changes: RecordChanges<'records' | 'photos' | 'attachments' | 'directory' | 'workflows' | 'outbox'>;
+  private readonly changes: RecordChanges<'records' | 'photos' | 'attachments' | 'directory' | 'outbox'>;
 
   constructor(private readonly deps: RecordServiceDeps) {
     // Deleting a record queues no workflow event (the rules watch media changes only).
-    this.changes = new RecordChanges({ ...deps, workflowEventsQueued: () => {} });
+    this.changes = new RecordChanges({ ...deps, rules: async () => [], workflowEventsQueued: () => {} });
   }
 
   /** Inserts each item of `data`; an invalid item gets its own error and does not stop the others. */
@@ -132,8 +132,7 @@ export class RecordService {
    * was already gone. `check` judges the locked row first; what it throws stops the deletion.
    */
   async deleteCascade(orgId: string, recordId: string, check?: (record: CrmRecord) => void): Promise<boolean> {
-    return this.changes.commit(orgId, recordId, async (tx) => {
-      const record = await tx.records.get(orgId, recordId);
+    return this.changes.commit(orgId, recordId, async (tx, record) => {
       if (!record) return { value: false };
       check?.(record);
       const photo = await tx.photos.get(orgId, recordId);

@@ -4,6 +4,7 @@
  * exactly when its change was committed; the webhook deliverer (webhooks/) sends them afterwards.
  */
 import { type Principal, resolveModule } from './access.js';
+import type { CacheInvalidation } from './cached-lookups.js';
 import type { DeliveryAttempt, OutboxEvent, OutboxStatus, User, WorkflowEvent, WorkflowRule } from './entities.js';
 import { WORKFLOW_EVENTS } from './entities.js';
 import { zohoError } from './errors.js';
@@ -33,9 +34,11 @@ export function changeEvent(
   return { orgId: principal.org.id, timeZone: principal.org.timeZone, user: principal.user, ...change };
 }
 
-/** Records the outbox events for `change` (one per matching active rule) in the caller's transaction. */
-export async function queueWorkflowEvents(tx: Pick<MetadataPorts, 'workflows' | 'outbox'>, change: ChangeEvent): Promise<number> {
-  const rules = await tx.workflows.activeFor(change.orgId, change.module, change.event);
+/** The active rules a change triggers (cached: cached-lookups.ts). */
+export type ActiveRules = (orgId: string, module: string, event: WorkflowEvent) => Promise<WorkflowRule[]>;
+
+/** Records the outbox events for `change`, one per rule of `rules`, in the caller's transaction. */
+export async function queueWorkflowEvents(tx: Pick<MetadataPorts, 'outbox'>, change: ChangeEvent, rules: readonly WorkflowRule[]): Promise<number> {
   for (const rule of rules) {
     const id = newZohoId();
     const payload = {
@@ -85,6 +88,8 @@ export interface DeliveryRecord {
 export class WorkflowAdmin {
   constructor(
     private readonly store: MetadataView<'directory' | 'workflows' | 'outbox'>,
+    /** The rules a change triggers are cached (cached-lookups.ts): a change of them here is seen at once. */
+    private readonly caches: CacheInvalidation,
     private readonly now: () => number,
   ) {}
 
@@ -109,6 +114,7 @@ export class WorkflowAdmin {
       createdAt: this.now(),
     };
     await this.store.workflows.insert(rule);
+    this.caches.invalidate();
     return rule;
   }
 
@@ -118,6 +124,7 @@ export class WorkflowAdmin {
 
   async deleteRule(orgId: string, id: string): Promise<void> {
     if (!(await this.store.workflows.delete(orgId, id))) throw zohoError('ADMIN_NOT_FOUND', { entity: 'workflow rule', key: id });
+    this.caches.invalidate();
   }
 
   /** Events with every delivery attempt, newest first; `status` narrows to pending, delivered or failed. */

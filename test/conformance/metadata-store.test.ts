@@ -144,6 +144,37 @@ describe.each(engines)('MetadataStore conformance: %s', (_name, makeHarness, ava
     expect(await store.photos.delete(o.id, r.id)).toBe(false);
   });
 
+  it.skipIf(!available)('reads a record with its photo in one lookup', async () => {
+    const r = record(o.id, admin.id);
+    await store.records.insert(r);
+    expect(await store.records.getWithPhoto(o.id, r.id)).toEqual({ record: r, photo: undefined });
+    const p = photo(o.id, r.id, 'e'.repeat(32));
+    await store.photos.upsert(p);
+    expect(await store.records.getWithPhoto(o.id, r.id)).toEqual({ record: r, photo: p });
+    expect(await store.records.getWithPhoto(newZohoId(), r.id)).toBeUndefined();
+    expect(await store.records.getWithPhoto(o.id, newZohoId())).toBeUndefined();
+  });
+
+  it.skipIf(!available)('takes a record\'s lock and reads it in one step, inside a transaction only', async () => {
+    const r = record(o.id, admin.id);
+    await store.records.insert(r);
+    expect(await store.transaction((tx) => tx.records.lockAndGet(o.id, r.id))).toEqual(r);
+    expect(await store.transaction((tx) => tx.records.lockAndGet(o.id, newZohoId()))).toBeUndefined();
+    await expect(store.records.lockAndGet(o.id, r.id)).rejects.toThrow();
+    // Read-modify-write under lockAndGet serializes like under lock.
+    await store.records.setState(o.id, r.id, 'normal', 0);
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        store.transaction(async (tx) => {
+          const current = (await tx.records.lockAndGet(o.id, r.id))!;
+          await new Promise((res) => setTimeout(res, 1));
+          await tx.records.setState(o.id, r.id, 'normal', current.modifiedAt + 1);
+        }),
+      ),
+    );
+    expect((await store.records.get(o.id, r.id))?.modifiedAt).toBe(20);
+  });
+
   it.skipIf(!available)('lists attachments newest first with paging, deletes one or all of a record', async () => {
     const r = record(o.id, admin.id);
     await store.records.insert(r);

@@ -54,10 +54,8 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<KyselyMe
     throw err;
   }
   return new KyselyMetadataStore(db, {
-    lockRecord: async (trx, orgId, recordId) => {
-      await sql`select pg_advisory_xact_lock(hashtextextended(${`${orgId}:${recordId}`}, 0))`.execute(trx);
-    },
-    skipLocked: true,
+    namedLock: (name) => sql`select pg_advisory_xact_lock(hashtextextended(${name}, 0))`,
+    rowLocks: true,
     // A PostgreSQL commit returns once it is durable (synchronous_commit).
     durable: () => Promise.resolve(),
     close: () => db.destroy(),

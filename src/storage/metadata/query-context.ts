@@ -2,16 +2,22 @@
  * What every group of queries shares: the connection (or the transaction) to run on, the engine's own behaviour, and
  * the SQL of the queries that run on every request, compiled once.
  */
-import { type Compilable, CompiledQuery, type Kysely } from 'kysely';
+import { type Compilable, CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
 import { DuplicateKeyError } from '../../domain/ports/metadata-errors.js';
 import type { Database } from './schema.js';
 
 /** What differs between the engines; everything else is the same SQL. */
 export interface EngineHooks {
-  /** Serializes writers of one record inside a transaction (no-op where the engine has a single writer). */
-  lockRecord(trx: Kysely<Database>, orgId: string, recordId: string): Promise<void>;
-  /** Whether `SELECT … FOR UPDATE SKIP LOCKED` exists (PostgreSQL); without it the engine has one writer. */
-  skipLocked: boolean;
+  /**
+   * A statement that takes the lock named `name` until the transaction ends; undefined where the engine has a single
+   * writer and the transaction alone serializes everything.
+   */
+  namedLock: ((name: string) => RawBuilder<unknown>) | undefined;
+  /**
+   * Whether the engine has row locks (`SELECT … FOR NO KEY UPDATE`, `FOR UPDATE SKIP LOCKED`: PostgreSQL); without
+   * them it has one writer at a time.
+   */
+  rowLocks: boolean;
   /** Resolves once everything committed so far survives power loss. */
   durable(): Promise<void>;
   close(): Promise<void>;
@@ -67,6 +73,18 @@ export async function insertingUnique(insert: Promise<unknown>): Promise<void> {
 /** Rows an UPDATE or DELETE touched, whatever the driver's bigint type. */
 export function affected(result: { numUpdatedRows: bigint } | { numDeletedRows: bigint }): number {
   return Number('numUpdatedRows' in result ? result.numUpdatedRows : result.numDeletedRows);
+}
+
+/** `alias.column as alias_column` for every column of a table: one join can then return several rows side by side. */
+export function aliased<C extends string, A extends string>(alias: A, columns: readonly C[]): `${A}.${C} as ${A}_${C}`[] {
+  return columns.map((c) => `${alias}.${c} as ${alias}_${c}` as `${A}.${C} as ${A}_${C}`);
+}
+
+/** One table's row out of a joined row selected with `aliased`. */
+export function unaliased<T>(joined: Record<string, unknown>, alias: string, columns: readonly (keyof T & string)[]): T {
+  const row = {} as Record<keyof T, unknown>;
+  for (const c of columns) row[c] = joined[`${alias}_${c}`];
+  return row as T;
 }
 
 /** Limits an `IN (...)` list so that no engine's bound-parameter limit is reached. */

@@ -102,8 +102,8 @@ export async function openSqliteStore(opts: SqliteOptions): Promise<KyselyMetada
   return new KyselyMetadataStore(db, {
     // One connection means one writer at a time: a transaction already excludes every other writer in-process,
     // and SQLite's file lock excludes other processes.
-    lockRecord: async () => {},
-    skipLocked: false,
+    namedLock: undefined,
+    rowLocks: false,
     durable: () => wal?.sync() ?? Promise.resolve(),
     close: async () => {
       await walFsync.close();

@@ -1,6 +1,6 @@
 import type { AccessToken, GrantCode, OAuthClient, RefreshToken } from '../../../domain/entities.js';
 import type { AccessTokenStore, OAuthStore, TokenPrincipalRow } from '../../../domain/ports/tokens.js';
-import { type QueryContext, affected, insertingUnique } from '../query-context.js';
+import { type QueryContext, affected, aliased, insertingUnique, unaliased } from '../query-context.js';
 import {
   readAccessToken,
   readGrantCode,
@@ -15,18 +15,6 @@ import {
   writeRefreshToken,
 } from '../rows.js';
 import { type AccessTokensTable, COLUMNS, type OrgsTable, type ProfilesTable, type UsersTable } from '../schema.js';
-
-/** `alias.column as alias_column` for every column of a table: one join can then return several rows side by side. */
-function aliased<C extends string, A extends string>(alias: A, columns: readonly C[]): `${A}.${C} as ${A}_${C}`[] {
-  return columns.map((c) => `${alias}.${c} as ${alias}_${c}` as `${A}.${C} as ${A}_${C}`);
-}
-
-/** One table's row out of a joined row selected with `aliased`. */
-function unaliased<T>(joined: Record<string, unknown>, alias: string, columns: readonly (keyof T & string)[]): T {
-  const row = {} as Record<keyof T, unknown>;
-  for (const c of columns) row[c] = joined[`${alias}_${c}`];
-  return row as T;
-}
 
 export class AccessTokenQueries implements AccessTokenStore {
   constructor(private readonly q: QueryContext) {}

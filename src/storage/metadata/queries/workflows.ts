@@ -58,7 +58,7 @@ export class OutboxQueries implements OutboxStore {
         .limit(limit);
       // PostgreSQL: rows another instance is claiming right now are skipped, not waited for or taken twice.
       // SQLite has one writer: the transaction alone excludes a concurrent claim.
-      if (this.q.engine.skipLocked) due = due.forUpdate().skipLocked();
+      if (this.q.engine.rowLocks) due = due.forUpdate().skipLocked();
       const rows = await due.execute();
       if (rows.length === 0) return [];
       await db
