@@ -14,12 +14,11 @@ import { DirectoryService } from './domain/directory.js';
 import { OAuthService } from './domain/oauth.js';
 import { OrphanSweeper } from './domain/orphan-sweeper.js';
 import { PhotoService } from './domain/photos.js';
-import type { WorkflowEvent } from './domain/entities.js';
 import type { BlobStore } from './domain/ports/blob-store.js';
 import type { DomainLogger } from './domain/ports/logger.js';
 import type { MetadataStore } from './domain/ports/metadata.js';
 import { RecordService } from './domain/records.js';
-import { WorkflowAdmin } from './domain/workflow-rules.js';
+import { type ActiveRules, WorkflowAdmin } from './domain/workflow-rules.js';
 import { DiskBlobStore } from './storage/blobs/disk.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 
@@ -119,7 +118,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     log,
   });
   const workflowEventsQueued = () => webhooks.kick();
-  const activeRules = (orgId: string, module: string, event: WorkflowEvent) => access.activeRules(orgId, module, event);
+  const activeRules: ActiveRules = (source, orgId, module, event) => access.activeRules(source, orgId, module, event);
   const runtime: Runtime = {
     config,
     log,

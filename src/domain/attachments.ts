@@ -25,7 +25,7 @@ export interface AttachmentLimits {
 }
 
 export interface AttachmentServiceDeps {
-  store: MetadataView<'records' | 'attachments' | 'outbox'>;
+  store: MetadataView<'records' | 'attachments' | 'workflows' | 'outbox'>;
   /** The active workflow rules a change triggers (cached). */
   rules: ActiveRules;
   /** Module settings and records for the access checks (module settings cached). */
@@ -130,7 +130,7 @@ const MAX_TITLE_LENGTH = 255;
 type AttachmentContent = Pick<Attachment, 'kind' | 'fileName' | 'title' | 'linkUrl' | 'contentType' | 'size' | 'blobKey' | 'sha256'>;
 
 export class AttachmentService {
-  private readonly changes: RecordChanges<'records' | 'attachments' | 'outbox'>;
+  private readonly changes: RecordChanges<'records' | 'attachments' | 'workflows' | 'outbox'>;
 
   constructor(private readonly deps: AttachmentServiceDeps) {
     this.changes = new RecordChanges(deps);

@@ -7,6 +7,7 @@
 import type { AccessLookups } from './access.js';
 import type { CrmRecord, ModuleSetting, Photo, WorkflowEvent, WorkflowRule } from './entities.js';
 import type { MetadataPorts } from './ports/metadata.js';
+import type { WorkflowRuleStore } from './ports/workflows.js';
 import { TtlCache } from './ttl-cache.js';
 
 export class CachedAccessLookups implements AccessLookups {
@@ -15,7 +16,7 @@ export class CachedAccessLookups implements AccessLookups {
   private readonly rules: TtlCache<string, WorkflowRule[]>;
 
   constructor(
-    private readonly store: Pick<MetadataPorts, 'directory' | 'records' | 'workflows'>,
+    private readonly store: Pick<MetadataPorts, 'directory' | 'records'>,
     opts: { ttlMs: number; maxEntries: number; now: () => number },
   ) {
     this.settings = new TtlCache(opts.ttlMs, opts.maxEntries, opts.now);
@@ -39,12 +40,12 @@ export class CachedAccessLookups implements AccessLookups {
     return this.store.records.getWithPhoto(orgId, id);
   }
 
-  /** The active rules a change of `event` in `module` triggers. */
-  async activeRules(orgId: string, module: string, event: WorkflowEvent): Promise<WorkflowRule[]> {
+  /** The active rules a change of `event` in `module` triggers; on a miss read through `source`. */
+  async activeRules(source: WorkflowRuleStore, orgId: string, module: string, event: WorkflowEvent): Promise<WorkflowRule[]> {
     const key = `${orgId}\u0000${module}\u0000${event}`;
     const hit = this.rules.get(key);
     if (hit !== undefined) return hit;
-    const rules = await this.store.workflows.activeFor(orgId, module, event);
+    const rules = await source.activeFor(orgId, module, event);
     this.rules.set(key, rules);
     return rules;
   }

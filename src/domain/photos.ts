@@ -41,7 +41,7 @@ interface StagedPhoto extends StagedBytes {
 }
 
 export interface PhotoServiceDeps {
-  store: MetadataView<'records' | 'photos' | 'outbox'>;
+  store: MetadataView<'records' | 'photos' | 'workflows' | 'outbox'>;
   /** The active workflow rules a change triggers (cached). */
   rules: ActiveRules;
   /** Module settings and records for the access checks (module settings cached). */
@@ -64,7 +64,7 @@ function photoFacts(p: Photo) {
 const NO_DETAILS = {};
 
 export class PhotoService {
-  private readonly changes: RecordChanges<'records' | 'photos' | 'outbox'>;
+  private readonly changes: RecordChanges<'records' | 'photos' | 'workflows' | 'outbox'>;
 
   constructor(private readonly deps: PhotoServiceDeps) {
     this.changes = new RecordChanges(deps);

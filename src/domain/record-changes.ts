@@ -9,8 +9,8 @@ import type { CrmRecord } from './entities.js';
 import type { MetadataPorts, MetadataView } from './ports/metadata.js';
 import { type ActiveRules, type ChangeEvent, queueWorkflowEvents } from './workflow-rules.js';
 
-/** The ports every change needs besides its own: the record's lock and the outbox. */
-type ChangePorts = 'records' | 'outbox';
+/** The ports every change needs besides its own: the record's lock, the rules and the outbox. */
+type ChangePorts = 'records' | 'workflows' | 'outbox';
 
 export interface ChangeOutcome<T> {
   value: T;
@@ -48,7 +48,7 @@ export class RecordChanges<K extends keyof MetadataPorts> {
       const outcome = await change(tx, current, this.deps.now());
       let queued = 0;
       for (const event of outcome.events ?? []) {
-        queued += await queueWorkflowEvents(tx, event, await this.deps.rules(event.orgId, event.module, event.event));
+        queued += await queueWorkflowEvents(tx, event, await this.deps.rules(tx.workflows, event.orgId, event.module, event.event));
       }
       return { value: outcome.value, queued, retired: outcome.retired ?? [] };
     });

@@ -20,14 +20,14 @@ const READ_ONLY_FIELDS = new Set(['id', 'Created_Time', 'Modified_Time', 'Create
 
 export interface RecordServiceDeps {
   janitor: BlobJanitor;
-  store: MetadataView<'records' | 'photos' | 'attachments' | 'directory' | 'outbox'>;
+  store: MetadataView<'records' | 'photos' | 'attachments' | 'directory' | 'workflows' | 'outbox'>;
   /** Module settings and records for the access checks (module settings cached). */
   access: AccessLookups;
   now: () => number;
 }
 
 export class RecordService {
-  private readonly changes: RecordChanges<'records' | 'photos' | 'attachments' | 'directory' | 'outbox'>;
+  private readonly changes: RecordChanges<'records' | 'photos' | 'attachments' | 'directory' | 'workflows' | 'outbox'>;
 
   constructor(private readonly deps: RecordServiceDeps) {
     // Deleting a record queues no workflow event (the rules watch media changes only).

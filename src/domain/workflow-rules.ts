@@ -12,6 +12,7 @@ import { newZohoId } from './ids.js';
 import { isHttpLink } from './links.js';
 import type { MetadataPorts, MetadataView } from './ports/metadata.js';
 import type { Page } from './ports/page.js';
+import type { WorkflowRuleStore } from './ports/workflows.js';
 import { formatZohoTime } from './time.js';
 
 export interface ChangeEvent {
@@ -34,8 +35,11 @@ export function changeEvent(
   return { orgId: principal.org.id, timeZone: principal.org.timeZone, user: principal.user, ...change };
 }
 
-/** The active rules a change triggers (cached: cached-lookups.ts). */
-export type ActiveRules = (orgId: string, module: string, event: WorkflowEvent) => Promise<WorkflowRule[]>;
+/**
+ * The active rules a change triggers (cached: cached-lookups.ts); on a miss they are read through `rules`, the port
+ * of the transaction the change runs in (on single-connection SQLite, a read outside it would wait for it for ever).
+ */
+export type ActiveRules = (rules: WorkflowRuleStore, orgId: string, module: string, event: WorkflowEvent) => Promise<WorkflowRule[]>;
 
 /** Records the outbox events for `change`, one per rule of `rules`, in the caller's transaction. */
 export async function queueWorkflowEvents(tx: Pick<MetadataPorts, 'outbox'>, change: ChangeEvent, rules: readonly WorkflowRule[]): Promise<number> {
