@@ -1,7 +1,7 @@
 /**
  * Where the bytes of an S3 upload wait until they make a whole part (or the whole of a small object): S3 needs each
- * request's length up front, so a part is collected before it is sent. Memory for parts comes from one budget
- * shared by every upload of the store; an upload that finds the budget spent collects its part in a temp file
+ * request's length up front, so a part is collected before it is sent. Memory for parts comes from one pool of
+ * slabs shared by every upload of the store; an upload that finds the pool spent collects its part in a temp file
  * instead of waiting. So an upload holds only the bytes its client has sent — a client that sends slowly or stalls
  * keeps nobody else waiting — and memory stays bounded whatever the number of uploads.
  */
@@ -10,23 +10,41 @@ import { type FileHandle, mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
-/** Bytes of part memory all uploads of one store may hold at once. */
-export class MemoryBudget {
-  private used = 0;
-  constructor(readonly bytes: number) {}
+/**
+ * The part memory of one store: fixed-size slabs, allocated on first need up to a total and then reused. Incoming
+ * chunks are copied into slabs, so they die young, and a sent part's memory goes straight to the next upload
+ * instead of waiting, as garbage, for a major GC.
+ */
+export class SlabPool {
+  private readonly free: Buffer[] = [];
+  private allocated = 0;
+  private out = 0;
 
-  tryTake(n: number): boolean {
-    if (this.used + n > this.bytes) return false;
-    this.used += n;
-    return true;
+  constructor(
+    readonly totalBytes: number,
+    readonly slabSize = 256 * 1024,
+  ) {}
+
+  /** A slab, or undefined when the whole budget is in use. */
+  take(): Buffer | undefined {
+    let slab = this.free.pop();
+    if (!slab) {
+      if (this.allocated + this.slabSize > this.totalBytes) return undefined;
+      slab = Buffer.allocUnsafeSlow(this.slabSize);
+      this.allocated += this.slabSize;
+    }
+    this.out += this.slabSize;
+    return slab;
   }
 
-  give(n: number): void {
-    this.used -= n;
+  give(slab: Buffer): void {
+    this.out -= this.slabSize;
+    this.free.push(slab);
   }
 
+  /** Bytes of slabs held by parts. */
   get inUse(): number {
-    return this.used;
+    return this.out;
   }
 }
 
@@ -55,16 +73,17 @@ export class SpoolDir {
 /** What to send for a part: a buffer (the SDK may resend it itself) or a fresh stream per attempt. */
 export type PartBody = { buffer: Buffer } | { stream: () => Readable };
 
-/** The bytes of one part as they arrive: in budgeted memory, or in a temp file once the budget was spent. */
+/** The bytes of one part as they arrive: in slabs of the pool, or in a temp file once the pool had none to give. */
 export class PartBuffer {
-  private chunks: Buffer[] = [];
-  private held = 0;
+  private slabs: Buffer[] = [];
+  /** Bytes used in the last slab (the others are full). */
+  private fill = 0;
   private file: FileHandle | undefined;
   private unlinkLater: string | undefined;
   size = 0;
 
   constructor(
-    private readonly budget: MemoryBudget,
+    private readonly pool: SlabPool,
     private readonly spool: SpoolDir,
   ) {}
 
@@ -73,40 +92,53 @@ export class PartBuffer {
   }
 
   async append(chunk: Buffer): Promise<void> {
-    if (!this.file) {
-      if (this.budget.tryTake(chunk.length)) {
-        this.chunks.push(chunk);
-        this.held += chunk.length;
-        this.size += chunk.length;
-        return;
+    let at = 0;
+    // Bounded: every round copies at least one byte, or moves the part to a file and leaves the loop.
+    while (!this.file && at < chunk.length) {
+      let last = this.slabs[this.slabs.length - 1];
+      if (!last || this.fill === last.length) {
+        const slab = this.pool.take();
+        if (!slab) {
+          await this.spill();
+          break;
+        }
+        this.slabs.push(slab);
+        this.fill = 0;
+        last = slab;
       }
-      await this.spill();
+      const n = chunk.copy(last, this.fill, at);
+      this.fill += n;
+      at += n;
+      this.size += n;
     }
-    await this.writeAt(this.file!, [chunk], this.size);
-    this.size += chunk.length;
+    if (at < chunk.length) {
+      const rest = at === 0 ? chunk : chunk.subarray(at);
+      await this.writeAt(this.file!, [rest], this.size);
+      this.size += rest.length;
+    }
   }
 
-  /** The part's bytes, for one request. */
+  /** The part's bytes, for one request; valid until clear() or dispose(). */
   body(): PartBody {
     if (this.file) {
       const file = this.file;
       const end = this.size - 1;
       // autoClose off: the file stays open for the next part and for a resend.
-      return { stream: () => file.createReadStream({ start: 0, end, autoClose: false, highWaterMark: 256 * 1024 }) };
+      return { stream: () => file.createReadStream({ start: 0, end, autoClose: false, highWaterMark: 64 * 1024 }) };
     }
-    if (this.chunks.length <= 1) return { buffer: this.chunks[0] ?? Buffer.alloc(0) };
-    const chunks = this.chunks;
-    return { stream: () => Readable.from(chunks, { objectMode: false }) };
+    const views = this.views();
+    if (views.length <= 1) return { buffer: views[0] ?? Buffer.alloc(0) };
+    return { stream: () => Readable.from(views, { objectMode: false }) };
   }
 
-  /** Empties the buffer for the next part; a temp file is kept and overwritten from its start. */
+  /** Empties the buffer for the next part (once its request is over); a temp file is kept and overwritten. */
   clear(): void {
-    this.releaseMemory();
+    this.releaseSlabs();
     this.size = 0;
   }
 
   async dispose(): Promise<void> {
-    this.releaseMemory();
+    this.releaseSlabs();
     this.size = 0;
     const file = this.file;
     this.file = undefined;
@@ -115,12 +147,16 @@ export class PartBuffer {
     this.unlinkLater = undefined;
   }
 
+  private views(): Buffer[] {
+    return this.slabs.map((s, i) => (i === this.slabs.length - 1 ? s.subarray(0, this.fill) : s));
+  }
+
   private async spill(): Promise<void> {
     const { file, unlinkLater } = await this.spool.create();
     this.file = file;
     this.unlinkLater = unlinkLater;
-    if (this.chunks.length > 0) await this.writeAt(file, this.chunks, 0);
-    this.releaseMemory();
+    if (this.size > 0) await this.writeAt(file, this.views(), 0);
+    this.releaseSlabs();
   }
 
   private async writeAt(file: FileHandle, chunks: Buffer[], position: number): Promise<void> {
@@ -134,10 +170,10 @@ export class PartBuffer {
     }
   }
 
-  private releaseMemory(): void {
-    this.budget.give(this.held);
-    this.held = 0;
-    this.chunks = [];
+  private releaseSlabs(): void {
+    for (const s of this.slabs) this.pool.give(s);
+    this.slabs = [];
+    this.fill = 0;
   }
 }
 

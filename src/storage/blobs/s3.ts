@@ -24,7 +24,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { MemoryBudget, type PartBody, PartBuffer, SpoolDir } from './s3-parts.js';
+import { type PartBody, PartBuffer, SlabPool, SpoolDir } from './s3-parts.js';
 import { type BlobListing, type BlobRange, type BlobReader, type BlobStore, type BlobWriteResult, isBlobKey } from './store.js';
 
 export interface S3Options {
@@ -60,7 +60,7 @@ export class S3BlobStore implements BlobStore {
   private readonly prefix: string;
   private readonly partSize: number;
   private readonly listPageSize: number | undefined;
-  private readonly budget: MemoryBudget;
+  private readonly pool: SlabPool;
   private readonly spool: SpoolDir;
 
   constructor(opts: S3Options) {
@@ -68,7 +68,7 @@ export class S3BlobStore implements BlobStore {
     this.prefix = opts.prefix ?? '';
     this.partSize = Math.max(5 * MiB, opts.partSize ?? 5 * MiB);
     this.listPageSize = opts.listPageSize;
-    this.budget = new MemoryBudget((opts.maxConcurrentUploads ?? 16) * this.partSize);
+    this.pool = new SlabPool((opts.maxConcurrentUploads ?? 16) * this.partSize);
     this.spool = new SpoolDir(opts.spoolDir ?? join(tmpdir(), `crm-media-s3-parts-${process.pid}`));
     this.client = new S3Client({
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
@@ -92,7 +92,7 @@ export class S3BlobStore implements BlobStore {
 
   /** Part memory in use over all uploads (tests and metrics). */
   get partMemoryInUse(): number {
-    return this.budget.inUse;
+    return this.pool.inUse;
   }
 
   async put(source: Readable): Promise<BlobWriteResult> {
@@ -100,7 +100,7 @@ export class S3BlobStore implements BlobStore {
     source.on('error', ignore);
     const key = randomBytes(16).toString('hex');
     const Key = this.objectKey(key);
-    const part = new PartBuffer(this.budget, this.spool);
+    const part = new PartBuffer(this.pool, this.spool);
     let multipart: { uploadId: string; parts: CompletedPart[] } | undefined;
     let size = 0;
     let sent = false;
