@@ -385,7 +385,7 @@ function renderMarkdown({ meta, summary, records, memory, large, nginx, s3, skip
       rows.push([cell.label, sys.id, ...rowCells(s)]);
     }
   }
-  L.push(mdTable(MAIN_HEADER, rows));
+  if (rows.length) L.push(mdTable(MAIN_HEADER, rows));
 
   if (memory.length) {
     L.push('');

@@ -6,8 +6,8 @@
  *   BENCH_S3_CELLS (photo-up-1m-c16,photo-down-1m-c16,photo-get-20k-c64)  BENCH_S3_STORES (s3rver,rgw)
  *   BENCH_S3_LATENCY_MS (20; 0 = no proxied systems)  BENCH_S3_COUNT (64 requests per cell; 0 = no counting)
  *   BENCH_S3_MEMORY (1; 0 = no memory cell)
- *   BENCH_S3_CRM_ENV (JSON settings for every crm-media of the section)  BENCH_S3_CRM_ROOT (another checkout, built,
- *   whose crm-media runs instead: to compare a change on the S3 path)
+ *   BENCH_S3_CRM_ENV (JSON settings for every crm-media of the section)  BENCH_S3_VARIANT_ROOT (another checkout,
+ *   built: adds crm-variant-<store>, its crm-media, in the same rounds — to measure a change on the S3 path)
  */
 import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,8 +20,8 @@ const env = process.env;
 const num = (v, d) => (v === undefined || v === '' ? d : Number(v));
 const GOAL = 0.8;
 const CRM_ENV = env.BENCH_S3_CRM_ENV ? JSON.parse(env.BENCH_S3_CRM_ENV) : {};
-const CRM_ROOT = env.BENCH_S3_CRM_ROOT || undefined;
-const crmOpts = { extraEnv: CRM_ENV, serverRoot: CRM_ROOT };
+const VARIANT_ROOT = env.BENCH_S3_VARIANT_ROOT || undefined;
+const crmOpts = { extraEnv: CRM_ENV };
 
 /** Exactly `n` requests of `cell` over one connection, outside any measured window; true when all were 2xx. */
 async function runFixed(ctx, sys, cell, n) {
@@ -85,7 +85,10 @@ export async function runS3Section({ ctx, log, runCell, rounds, allCells, extraS
     for (const store of stores) {
       const base = new S3BaselineSystem(ctx, { id: `s3base-${store.id}`, store });
       const crm = new CrmSystem(ctx, { ...crmOpts, id: `crm-pg-${store.id}`, label: `crm-media (PostgreSQL + ${store.id})`, backend: 'pg-s3', s3Store: store, baselineId: base.id });
-      for (const sys of [base, crm]) {
+      const variant =
+        VARIANT_ROOT &&
+        new CrmSystem(ctx, { ...crmOpts, id: `crm-variant-${store.id}`, label: `crm-media built in ${VARIANT_ROOT} (PostgreSQL + ${store.id})`, backend: 'pg-s3', s3Store: store, baselineId: base.id, serverRoot: VARIANT_ROOT });
+      for (const sys of [base, crm, ...(variant ? [variant] : [])]) {
         extraSystems.push(sys);
         const t = Date.now();
         try {
@@ -140,7 +143,6 @@ async function countRoundTrips({ ctx, log, cells, store, n, extraSystems, cleanu
     backend: 'pg-s3',
     s3Store: counted,
     pgCounter: pgc,
-    serverRoot: CRM_ROOT,
     extraEnv: { ...CRM_ENV, CRM_MEDIA_WEBHOOK_POLL_MS: '3600000' },
   });
   const base = new S3BaselineSystem(ctx, { id: 's3base-rgw-counted', store: counted });

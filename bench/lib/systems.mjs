@@ -90,7 +90,7 @@ export class CrmSystem {
 
   get note() {
     if (this.backend === 'pg-s3') {
-      return `crm-media + PostgreSQL 15 (system service, unpinned) + ${this.s3Store ? this.s3Store.label : 's3rver (pinned with it)'}; CPU column: crm-media (+ the store's and postgres processes)`;
+      return `${this.serverRoot !== this.ctx.root ? `the build in ${this.serverRoot}: ` : ''}crm-media + PostgreSQL 15 (system service, unpinned) + ${this.s3Store ? this.s3Store.label : 's3rver (pinned with it)'}; CPU column: crm-media (+ the store's and postgres processes)`;
     }
     if (this.backend === 'pg-disk') return 'crm-media + PostgreSQL 15 (system service, unpinned) + disk blobs; CPU column: crm-media (+ postgres processes)';
     return 'crm-media, SQLite (WAL, fsync before every acknowledgement, group-committed) + disk blobs (fsync + rename)';
@@ -533,7 +533,7 @@ export class S3BaselineSystem extends BaselineSystem {
 
   async start() {
     this.bucket = await this.store.makeBucket(`base-${randomBytes(4).toString('hex')}`);
-    this.child = spawnPinned(this.id, SERVER_CPU, process.execPath, ['bench/s3-baseline-server.mjs', '--port', '0', '--endpoint', this.store.endpoint, '--bucket', this.bucket], {
+    this.child = spawnPinned(this.id, SERVER_CPU, process.execPath, [...this.nodeArgs, 'bench/s3-baseline-server.mjs', '--port', '0', '--endpoint', this.store.endpoint, '--bucket', this.bucket], {
       cwd: this.ctx.root,
       env: childEnv({ AWS_ACCESS_KEY_ID: this.store.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: this.store.credentials.secretAccessKey, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }),
     });

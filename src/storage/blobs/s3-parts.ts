@@ -13,7 +13,8 @@ import { Readable } from 'node:stream';
 /**
  * The part memory of one store: fixed-size slabs, allocated on first need up to a total and then reused. Incoming
  * chunks are copied into slabs, so they die young, and a sent part's memory goes straight to the next upload
- * instead of waiting, as garbage, for a major GC.
+ * instead of waiting, as garbage, for a major GC. At most `keepFree` bytes of unused slabs are kept, so an idle
+ * server does not hold the whole budget after a burst.
  */
 export class SlabPool {
   private readonly free: Buffer[] = [];
@@ -23,6 +24,7 @@ export class SlabPool {
   constructor(
     readonly totalBytes: number,
     readonly slabSize = 256 * 1024,
+    readonly keepFree = 16 * 1024 * 1024,
   ) {}
 
   /** A slab, or undefined when the whole budget is in use. */
@@ -39,7 +41,8 @@ export class SlabPool {
 
   give(slab: Buffer): void {
     this.out -= this.slabSize;
-    this.free.push(slab);
+    if ((this.free.length + 1) * this.slabSize <= this.keepFree) this.free.push(slab);
+    else this.allocated -= this.slabSize;
   }
 
   /** Bytes of slabs held by parts. */
@@ -120,6 +123,7 @@ export class PartBuffer {
 
   /** The part's bytes, for one request; valid until clear() or dispose(). */
   body(): PartBody {
+    if (this.size === 0) return { buffer: Buffer.alloc(0) };
     if (this.file) {
       const file = this.file;
       const end = this.size - 1;
@@ -127,7 +131,7 @@ export class PartBuffer {
       return { stream: () => file.createReadStream({ start: 0, end, autoClose: false, highWaterMark: 64 * 1024 }) };
     }
     const views = this.views();
-    if (views.length <= 1) return { buffer: views[0] ?? Buffer.alloc(0) };
+    if (views.length === 1) return { buffer: views[0]! };
     return { stream: () => Readable.from(views, { objectMode: false }) };
   }
 
