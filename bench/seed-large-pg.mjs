@@ -98,7 +98,16 @@ for (let done = 1; done < count; done += BATCH) {
 }
 await db.query('analyze records');
 await db.query('analyze photos');
+// What the GETs read at random, against the memory PostgreSQL caches pages in.
+const sizes = (
+  await db.query(
+    "select pg_total_relation_size('records') as records, pg_total_relation_size('photos') as photos, current_setting('shared_buffers') as shared_buffers",
+  )
+).rows[0];
 await db.end();
 execFileSync('sync');
-writeFileSync(outFile, JSON.stringify({ orgId: org.id, ids, blobs: blobCount, seconds: (performance.now() - t0) / 1000 }));
+writeFileSync(
+  outFile,
+  JSON.stringify({ orgId: org.id, ids, blobs: blobCount, seconds: (performance.now() - t0) / 1000, tableBytes: Number(sizes.records) + Number(sizes.photos), sharedBuffers: sizes.shared_buffers }),
+);
 process.stdout.write(`SEEDED ${count} records with photos (${blobCount} blob files) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);

@@ -7,7 +7,8 @@
  *   BENCH_S3_LATENCY_MS (20; 0 = no proxied systems)  BENCH_S3_COUNT (64 requests per cell; 0 = no counting)
  *   BENCH_S3_MEMORY (1; 0 = no memory cell)
  *   BENCH_S3_CRM_ENV (JSON settings for every crm-media of the section)  BENCH_S3_VARIANT_ROOT (another checkout,
- *   built: adds crm-variant-<store>, its crm-media, in the same rounds — to measure a change on the S3 path)
+ *   built) and/or BENCH_S3_VARIANT_ENV (JSON settings): add crm-variant-<store>, that crm-media, in the same rounds —
+ *   to measure a change on the S3 path
  */
 import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ const num = (v, d) => (v === undefined || v === '' ? d : Number(v));
 const GOAL = 0.8;
 const CRM_ENV = env.BENCH_S3_CRM_ENV ? JSON.parse(env.BENCH_S3_CRM_ENV) : {};
 const VARIANT_ROOT = env.BENCH_S3_VARIANT_ROOT || undefined;
+const VARIANT_ENV = env.BENCH_S3_VARIANT_ENV ? JSON.parse(env.BENCH_S3_VARIANT_ENV) : undefined;
 const crmOpts = { extraEnv: CRM_ENV };
 
 /** Exactly `n` requests of `cell` over one connection, outside any measured window; true when all were 2xx. */
@@ -86,8 +88,16 @@ export async function runS3Section({ ctx, log, runCell, rounds, allCells, extraS
       const base = new S3BaselineSystem(ctx, { id: `s3base-${store.id}`, store });
       const crm = new CrmSystem(ctx, { ...crmOpts, id: `crm-pg-${store.id}`, label: `crm-media (PostgreSQL + ${store.id})`, backend: 'pg-s3', s3Store: store, baselineId: base.id });
       const variant =
-        VARIANT_ROOT &&
-        new CrmSystem(ctx, { ...crmOpts, id: `crm-variant-${store.id}`, label: `crm-media built in ${VARIANT_ROOT} (PostgreSQL + ${store.id})`, backend: 'pg-s3', s3Store: store, baselineId: base.id, serverRoot: VARIANT_ROOT });
+        (VARIANT_ROOT || VARIANT_ENV) &&
+        new CrmSystem(ctx, {
+          id: `crm-variant-${store.id}`,
+          label: `crm-media${VARIANT_ROOT ? ` built in ${VARIANT_ROOT}` : ''}${VARIANT_ENV ? ` with ${JSON.stringify(VARIANT_ENV)}` : ''} (PostgreSQL + ${store.id})`,
+          backend: 'pg-s3',
+          s3Store: store,
+          baselineId: base.id,
+          serverRoot: VARIANT_ROOT,
+          extraEnv: { ...CRM_ENV, ...VARIANT_ENV },
+        });
       for (const sys of [base, crm, ...(variant ? [variant] : [])]) {
         extraSystems.push(sys);
         const t = Date.now();
@@ -129,8 +139,9 @@ export async function runS3Section({ ctx, log, runCell, rounds, allCells, extraS
 
 /**
  * Round trips per request: a crm-media (and an S3 baseline) whose store is reached through a counting proxy and
- * whose database through a statement counter runs `n` requests of each cell on one connection after a warm-up of
- * 8; counts are divided by `n`. The webhook poller is slowed to once an hour so that it adds nothing.
+ * whose database through a statement counter runs `n` requests of each cell on one connection after a warm-up
+ * (8 requests, or one upload to every target of an upload cell, so that every counted upload replaces a photo);
+ * counts are divided by `n`. The webhook poller is slowed to once an hour so that it adds nothing.
  */
 async function countRoundTrips({ ctx, log, cells, store, n, extraSystems, cleanup }) {
   const counted = await behindProxy(store, 0);
@@ -157,7 +168,8 @@ async function countRoundTrips({ ctx, log, cells, store, n, extraSystems, cleanu
       continue;
     }
     for (const cell of cells) {
-      const warm = await runFixed(ctx, sys, cell, 8);
+      const plan = sys.plan(cell);
+      const warm = await runFixed(ctx, sys, cell, cell.kind.endsWith('-up') && !plan.na ? Math.max(8, plan.targets.length) : 8);
       await new Promise((r) => setTimeout(r, 300));
       await counted.resetCounts();
       await pgc.resetCounts();
@@ -213,7 +225,7 @@ export function renderS3Section(s3, meta) {
   L.push(mdTable(['cell', 'system', 'req/s median (min–max)', 'p50 / p99 ms', 'server CPU % (+store, postgres)', 'load-gen / other CPU %', 'crm-media ÷ S3 baseline', `≥ ${GOAL}×`, 'verified'], rows));
   if (s3.counts?.length) {
     L.push('');
-    L.push(`#### Round trips per request (radosgw, ${s3.counts[0].n ?? ''} requests per cell on one connection after 8 warm-up requests; counted at a proxy in front of the store and one in front of PostgreSQL)`);
+    L.push(`#### Round trips per request (radosgw, ${s3.counts[0].n ?? ''} requests per cell on one connection after a warm-up that gave every upload target a photo; counted at a proxy in front of the store and one in front of PostgreSQL)`);
     L.push('');
     const crows = s3.counts.map((r) =>
       r.error
