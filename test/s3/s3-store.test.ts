@@ -140,8 +140,10 @@ describe('part memory: a stalled upload makes no other upload wait', () => {
       expect(await sha256Of(s, done[i]!.key)).toBe(stalled[i]!.sha256);
     }
     expect(s.partMemoryInUse).toBe(0);
-    // Spilled parts live in unlinked files: nothing is left in the spool directory.
+    // Spilled parts live in unlinked files: nothing is left in the spool directory, and closing removes it.
     expect(await readdir(spoolDir)).toEqual([]);
+    await s.close();
+    await expect(readdir(spoolDir)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('a failing source gives its part memory back', async () => {

@@ -6,7 +6,7 @@
  * keeps nobody else waiting — and memory stays bounded whatever the number of uploads.
  */
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, mkdir, open, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
@@ -70,6 +70,13 @@ export class SpoolDir {
     } catch {
       return { file, unlinkLater: path };
     }
+  }
+
+  /** Removes the directory once no part uses it (the store is closing); a directory still in use stays. */
+  async remove(): Promise<void> {
+    if (!this.made) return;
+    this.made = undefined;
+    await rmdir(this.dir).catch(() => {});
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Blobs in an S3-compatible bucket (AWS S3, Ceph RGW, MinIO, R2, s3rver). Each blob version has its own key, so a
  * replacement never overwrites bytes a concurrent download is reading. An upload collects its bytes into a part
- * (s3-parts.ts: budgeted memory, or a temp file once the budget is spent) and sends it once whole: a body that ends
+ * (s3-parts.ts: a shared pool of memory, or a temp file once the pool is spent) and sends it once whole: a body that ends
  * within one part is one PutObject, a longer one a multipart upload, one part at a time. Nothing is sent, and no
  * S3 resource is held, for bytes that have not arrived, so a client that stalls holds only what it sent.
  */
@@ -50,7 +50,7 @@ export interface S3Options {
 }
 
 const MiB = 1024 * 1024;
-/** Attempts for a part sent as a stream (the SDK resends only buffers); errors S3 calls the client's are not retried. */
+/** Attempts for a part sent as a stream (the SDK resends only buffers); a 4xx answer, the request's own fault, is final. */
 const STREAM_ATTEMPTS = 3;
 
 export class S3BlobStore implements BlobStore {
@@ -90,7 +90,7 @@ export class S3BlobStore implements BlobStore {
     return `${this.prefix}${key}`;
   }
 
-  /** Part memory in use over all uploads (tests and metrics). */
+  /** Part memory in use over all uploads (for tests). */
   get partMemoryInUse(): number {
     return this.pool.inUse;
   }
@@ -268,6 +268,7 @@ export class S3BlobStore implements BlobStore {
 
   async close(): Promise<void> {
     this.client.destroy();
+    await this.spool.remove();
   }
 }
 
