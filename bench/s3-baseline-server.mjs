@@ -11,22 +11,15 @@
  *   POST /files/NAME   multipart/form-data; the `file` part streamed to S3 with lib-storage's Upload (one
  *                      PutObject for a body within one 5 MiB part, multipart beyond) — then 200 {"ok":true}.
  */
-import { createServer } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import busboy from 'busboy';
+import { argOpt, reply, serveFiles, typeOf } from './lib/file-server.mjs';
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const port = Number(opt('port', '0'));
-const endpoint = opt('endpoint');
-const Bucket = opt('bucket');
-const NAME = /^[A-Za-z0-9._-]{1,200}$/;
-const TYPES = { png: 'image/png', bin: 'application/octet-stream' };
+const port = Number(argOpt('port', '0'));
+const endpoint = argOpt('endpoint');
+const Bucket = argOpt('bucket');
 
 const s3 = new S3Client({
   endpoint,
@@ -37,21 +30,14 @@ const s3 = new S3Client({
   requestHandler: { httpAgent: { keepAlive: true, maxSockets: Infinity } },
 });
 
-function reply(res, status, obj) {
-  if (res.headersSent) return;
-  const body = JSON.stringify(obj);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
-async function get(res, name) {
+async function get(_req, res, name) {
   let out;
   try {
     out = await s3.send(new GetObjectCommand({ Bucket, Key: name }));
   } catch (err) {
     return reply(res, err?.$metadata?.httpStatusCode === 404 ? 404 : 502, { error: String(err?.name ?? err) });
   }
-  res.writeHead(200, { 'content-type': TYPES[name.split('.').pop()] ?? 'application/octet-stream', 'content-length': out.ContentLength });
+  res.writeHead(200, { 'content-type': typeOf(name), 'content-length': out.ContentLength });
   try {
     await pipeline(out.Body, res);
   } catch {
@@ -89,23 +75,4 @@ function post(req, res, name) {
   req.pipe(bb);
 }
 
-const server = createServer((req, res) => {
-  const m = /^\/files\/([^/?]+)/.exec(req.url ?? '');
-  if (!m || !NAME.test(m[1])) return reply(res, 404, { error: 'not found' });
-  if (req.method === 'GET') return void get(res, m[1]);
-  if (req.method === 'POST') return post(req, res, m[1]);
-  return reply(res, 405, { error: 'method not allowed' });
-});
-server.keepAliveTimeout = 600_000;
-server.headersTimeout = 0;
-server.requestTimeout = 0;
-server.listen(port, '127.0.0.1', () => {
-  process.stdout.write(`s3-baseline listening on http://127.0.0.1:${server.address().port}\n`);
-});
-const stop = () => {
-  server.close(() => process.exit(0));
-  server.closeIdleConnections();
-  setTimeout(() => process.exit(0), 2000).unref();
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+serveFiles({ port, label: 's3-baseline', get, post });
