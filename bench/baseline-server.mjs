@@ -14,33 +14,19 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
+import { argOpt, reply, serveFiles, typeOf } from './lib/file-server.mjs';
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const port = Number(opt('port', '0'));
-const root = opt('root', './baseline-data');
+const port = Number(argOpt('port', '0'));
+const root = argOpt('root', './baseline-data');
 const filesDir = join(root, 'files');
 const tmpDir = join(root, 'tmp');
 await mkdir(filesDir, { recursive: true });
 await mkdir(tmpDir, { recursive: true });
 
-const TYPES = { png: 'image/png', jpg: 'image/jpeg', gif: 'image/gif', bin: 'application/octet-stream' };
-const NAME = /^[A-Za-z0-9._-]{1,200}$/;
 const MAX_FILE = 110 * 1024 * 1024;
-
-function reply(res, status, obj) {
-  if (res.headersSent) return;
-  const body = JSON.stringify(obj);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
 
 async function fsyncDir(dir) {
   const h = await open(dir, 'r');
@@ -60,7 +46,7 @@ async function get(req, res, name) {
     return reply(res, 404, { error: 'not found' });
   }
   res.writeHead(200, {
-    'content-type': TYPES[name.split('.').pop()] ?? 'application/octet-stream',
+    'content-type': typeOf(name),
     'content-length': st.size,
   });
   if (req.method === 'HEAD') return res.end();
@@ -111,23 +97,4 @@ function post(req, res, name) {
   req.pipe(bb);
 }
 
-const server = createServer((req, res) => {
-  const m = /^\/files\/([^/?]+)/.exec(req.url ?? '');
-  if (!m || !NAME.test(m[1])) return reply(res, 404, { error: 'not found' });
-  if (req.method === 'GET' || req.method === 'HEAD') return void get(req, res, m[1]);
-  if (req.method === 'POST') return post(req, res, m[1]);
-  return reply(res, 405, { error: 'method not allowed' });
-});
-server.keepAliveTimeout = 600_000;
-server.headersTimeout = 0;
-server.requestTimeout = 0;
-server.listen(port, '127.0.0.1', () => {
-  process.stdout.write(`baseline listening on http://127.0.0.1:${server.address().port}\n`);
-});
-const stop = () => {
-  server.close(() => process.exit(0));
-  server.closeIdleConnections();
-  setTimeout(() => process.exit(0), 2000).unref();
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+serveFiles({ port, label: 'baseline', get, post });

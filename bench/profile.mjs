@@ -6,6 +6,7 @@
  *
  *   npm run build && node bench/profile.mjs [cell id …]      (default: photo-up-1m-c16 photo-get-20k-c64)
  *   BENCH_DURATION=5 (s)   BENCH_KEEP=1 keeps the .cpuprofile files (open them in Chrome DevTools)
+ *   PROFILE_SYSTEM=baseline | crm-pg-rgw (crm-media on PostgreSQL + a radosgw started here) | s3-baseline-rgw
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { makeRunCell } from './lib/cell.mjs';
 import { standardSets } from './lib/fixtures.mjs';
 import { killAllChildrenSync } from './lib/proc.mjs';
-import { BaselineSystem, CRM_NODE_FLAGS, CrmSystem } from './lib/systems.mjs';
+import { startRadosgwStore } from './lib/s3-stores.mjs';
+import { BaselineSystem, CRM_NODE_FLAGS, CrmSystem, S3BaselineSystem } from './lib/systems.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
@@ -34,7 +36,9 @@ const tmp = mkdtempSync(join(tmpdir(), 'crm-media-profile-'));
 process.on('exit', () => killAllChildrenSync());
 const log = (m) => process.stderr.write(`${m}\n`);
 const runCell = makeRunCell({ root: ROOT, tmp, warmupMs: 1000, laterWarmupMs: 1000, durationMs: Number(process.env.BENCH_DURATION ?? 5) * 1000, log });
-const ctx = { root: ROOT, tmp, sets: standardSets(tmp), pgAdminUrl: '' };
+const ctx = { root: ROOT, tmp, sets: standardSets(tmp), pgAdminUrl: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' };
+const SYSTEM = process.env.PROFILE_SYSTEM ?? 'crm';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 /** Self time per function and per module from a .cpuprofile. */
 function summarize(file) {
@@ -72,16 +76,35 @@ function summarize(file) {
 }
 
 async function main() {
+  const store = SYSTEM.endsWith('-rgw') ? await startRadosgwStore(ctx) : undefined;
+  try {
+    await profileCells(store);
+  } finally {
+    await store?.shutdown();
+  }
+}
+
+function systemFor(id, profArgs, store) {
+  if (SYSTEM === 'baseline') return new BaselineSystem(ctx, { nodeArgs: profArgs });
+  if (SYSTEM === 's3-baseline-rgw') {
+    const sys = new S3BaselineSystem(ctx, { id: `s3base-prof-${id}`, store });
+    sys.nodeArgs = profArgs;
+    return sys;
+  }
+  if (SYSTEM === 'crm-pg-rgw') {
+    return new CrmSystem(ctx, { id: `crm-prof-${id}`, label: 'crm-media (PostgreSQL + radosgw, --cpu-prof)', backend: 'pg-s3', s3Store: store, nodeArgs: [...CRM_NODE_FLAGS, ...profArgs] });
+  }
+  return new CrmSystem(ctx, { id: `crm-prof-${id}`, label: 'crm-media (sqlite-disk, --cpu-prof)', backend: 'sqlite', nodeArgs: [...CRM_NODE_FLAGS, ...profArgs] });
+}
+
+async function profileCells(store) {
   for (const id of wanted) {
     const cell = CELLS[id];
     if (!cell) throw new Error(`unknown cell ${id}; known: ${Object.keys(CELLS).join(', ')}`);
     const dir = join(tmp, `prof-${id}`);
     mkdirSync(dir, { recursive: true });
     const profArgs = ['--cpu-prof', '--cpu-prof-dir', dir];
-    const sys =
-      process.env.PROFILE_SYSTEM === 'baseline'
-        ? new BaselineSystem(ctx, { nodeArgs: profArgs })
-        : new CrmSystem(ctx, { id: `crm-prof-${id}`, label: 'crm-media (sqlite-disk, --cpu-prof)', backend: 'sqlite', nodeArgs: [...CRM_NODE_FLAGS, ...profArgs] });
+    const sys = systemFor(id, profArgs, store);
     try {
       await sys.start();
       await sys.prepare([cell]);

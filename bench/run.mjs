@@ -5,6 +5,7 @@
  *   BENCH_ROUNDS (3)  BENCH_DURATION (5 s per cell)  BENCH_WARMUP (1 s; 0.5 s after the first round)
  *   BENCH_SYSTEMS=crm-sqlite,baseline,azurite,crm-pg-s3   BENCH_CELLS=photo-up,photo-get-20k-c64,…  (ids or prefixes)
  *   BENCH_MEMORY=0 (skip the memory-bound cells)  BENCH_LARGE=1 (100k-record store)  BENCH_NGINX=1 (X-Accel-Redirect)
+ *   BENCH_S3=1 (the S3 section: crm-media on PostgreSQL + S3 against an S3 baseline, bench/lib/s3-section.mjs)
  *   BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/postgres)  BENCH_KEEP=1 (keep the temp directory)
  */
 import { execFileSync } from 'node:child_process';
@@ -19,6 +20,7 @@ import { HAS_TASKSET, LOAD_CPU, NICE, SERVER_CPU, hwmKiB, killAllChildrenSync, l
 import { MAIN_HEADER, aggregate, fmtMs, fmtRate, mdTable, median, rowCells } from './lib/report.mjs';
 import { AzuriteSystem, BaselineSystem, CrmSystem } from './lib/systems.mjs';
 import { runNginxCells } from './lib/nginx.mjs';
+import { renderS3Section, runS3Section } from './lib/s3-section.mjs';
 
 // Verification opens the S3 store in this process; the SDK's Node-version notice is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -33,7 +35,13 @@ const LATER_WARMUP_MS = Math.min(WARMUP_MS, 500);
 const MEMORY = env.BENCH_MEMORY !== '0';
 const LARGE = env.BENCH_LARGE === '1';
 const NGINX = env.BENCH_NGINX === '1';
+const S3 = env.BENCH_S3 === '1';
 const LARGE_COUNT = Math.floor(num(env.BENCH_LARGE_COUNT, 100_000));
+// PostgreSQL's cost-growth cells (with BENCH_LARGE=1): the LARGE_COUNT store, and a store of this many records for
+// the small-GET cell (0 = none).
+const LARGE_PG = (env.BENCH_LARGE_BACKENDS ?? 'sqlite,pg').split(',').includes('pg');
+const LARGE_SQLITE = (env.BENCH_LARGE_BACKENDS ?? 'sqlite,pg').split(',').includes('sqlite');
+const HUGE_PG_COUNT = Math.floor(num(env.BENCH_LARGE_PG_HUGE_COUNT, 1_000_000));
 const PG_ADMIN_URL = env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const MiB = 1024 * 1024;
 const KiB = 1024;
@@ -191,15 +199,38 @@ async function main() {
   const memory = [];
   if (MEMORY && SYSTEMS.includes('crm-sqlite')) memory.push(...(await runMemoryCells(ctx)));
 
+  // The S3 path against its own baseline, on s3rver and radosgw, with and without store latency.
+  let s3;
+  if (S3) {
+    s3 = await runS3Section({
+      ctx,
+      log,
+      runCell,
+      rounds: ROUNDS,
+      allCells: ALL_CELLS,
+      extraSystems,
+      runMemory: MEMORY ? (makeSystem, label) => runMemoryCells(ctx, { makeSystem, label, cellIds: ['mem-photo-up-10mb-c64'] }) : undefined,
+    });
+  }
+
   // Cost growth: the same download cells on a store of LARGE_COUNT records with photos.
-  let large;
-  if (LARGE) large = await runLargeCells(ctx);
+  const large = [];
+  if (LARGE) {
+    const twoCells = ALL_CELLS.filter((c) => c.id === 'photo-down-1m-c64' || c.id === 'photo-get-20k-c64');
+    const getCell = ALL_CELLS.filter((c) => c.id === 'photo-get-20k-c64');
+    if (LARGE_SQLITE) large.push(await runLargeCells(ctx, { backend: 'sqlite', count: LARGE_COUNT, cells: twoCells }));
+    if (LARGE_PG) {
+      large.push(await runLargeCells(ctx, { backend: 'pg-disk', count: LARGE_COUNT, cells: twoCells }));
+      // A million photo files would be 20 GB: the million records share 4,096 files, so the figure is the metadata's.
+      if (HUGE_PG_COUNT > 0) large.push(await runLargeCells(ctx, { backend: 'pg-disk', count: HUGE_PG_COUNT, cells: getCell, blobs: 4096 }));
+    }
+  }
 
   let nginx;
   if (NGINX) nginx = await runNginxCells({ ctx, tmp, log, runCell, CrmSystem, rounds: ROUNDS, extraSystems, summary });
 
   const elapsedS = (Date.now() - t0) / 1000;
-  const md = renderMarkdown({ meta, summary, records, memory, large, nginx, skipped, notes, elapsedS, systems });
+  const md = renderMarkdown({ meta, summary, records, memory, large, nginx, s3, skipped, notes, elapsedS, systems });
   process.stdout.write(`\n${md}\n`);
   const resultsDir = join(ROOT, 'bench/results');
   mkdirSync(resultsDir, { recursive: true });
@@ -207,28 +238,33 @@ async function main() {
   writeFileSync(join(resultsDir, `${outName}.md`), `${md}\n`);
   writeFileSync(
     join(resultsDir, `${outName}.json`),
-    `${JSON.stringify({ meta: { ...meta, elapsedS }, systems: systems.map((s) => ({ id: s.id, label: s.label, note: s.note })), skipped, cells: CELLS, records, summary: [...summary.values()], memory, large, nginx }, null, 2)}\n`,
+    `${JSON.stringify({ meta: { ...meta, elapsedS }, systems: systems.map((s) => ({ id: s.id, label: s.label, note: s.note })), skipped, cells: CELLS, records, summary: [...summary.values()], memory, large, nginx, s3 }, null, 2)}\n`,
   );
   log(`wrote bench/results/${outName}.md and ${outName}.json (${elapsedS.toFixed(0)} s)`);
 }
 
 // ---- memory bound -------------------------------------------------------------------------------
 
-async function runMemoryCells(ctx) {
+/**
+ * The memory-bound cells, each on a fresh process from `makeSystem(cellId)` (default: crm-media on SQLite + disk);
+ * `cellIds` picks some of them.
+ */
+async function runMemoryCells(ctx, { makeSystem, label = 'crm-media (sqlite-disk)', cellIds } = {}) {
   const out = [];
   ctx.sets.p10m ??= tenMegabytePhotos(tmp);
   const memCells = [
     [{ id: 'mem-photo-up-10mb-c64', kind: 'photo-up', size: 10_000_000, conc: 64, label: '64 concurrent 10 MB photo uploads (2 per connection)' }, { warmupMs: 0, durationMs: 120_000, maxRequestsPerConnection: 2 }],
     [{ id: 'mem-att-down-8m-c64', kind: 'att-down', size: 8 * MiB, conc: 64, label: '64 concurrent 8 MiB attachment downloads' }, { warmupMs: 0, durationMs: Math.min(DURATION_MS, 5_000) }],
-  ];
+  ].filter(([cell]) => !cellIds || cellIds.includes(cell.id));
+  makeSystem ??= (cellId) => new CrmSystem(ctx, { id: `crm-sqlite-${cellId}`, label: 'crm-media (sqlite-disk, fresh process)', backend: 'sqlite' });
   // One fresh process per cell, so that its VmHWM is the peak of exactly that cell (plus start-up and fixtures).
   for (const [cell, opts] of memCells) {
-    const sys = new CrmSystem(ctx, { id: `crm-sqlite-${cell.id}`, label: 'crm-media (sqlite-disk, fresh process)', backend: 'sqlite' });
+    const sys = makeSystem(cell.id);
     extraSystems.push(sys);
     try {
       await sys.start();
       await sys.prepare([cell]);
-      log(`  memory cell ${cell.id} on a fresh ${sys.label} (pid ${sys.child.pid})`);
+      log(`  memory cell ${cell.id} on a fresh ${sys.label} (pid ${sys.child.pid}) — ${label}`);
       const r = await runCell(sys, cell, 1, opts);
       out.push({ ...r, label: cell.label, lifetimePeakMiB: r.na ? undefined : (hwmKiB(sys.child.pid) ?? 0) / 1024 });
     } catch (err) {
@@ -249,14 +285,20 @@ async function runMemoryCells(ctx) {
 
 // ---- cost growth --------------------------------------------------------------------------------
 
-async function runLargeCells(ctx) {
+/**
+ * One large store against its small twin: `count` records with 20 KiB photos on `backend` (sqlite: SQLite + disk,
+ * seeded by bench/seed-large.mjs; pg-disk: PostgreSQL + disk blobs, seeded in bulk by bench/seed-large-pg.mjs, with
+ * `blobs` distinct photo files when fewer than the records).
+ */
+async function runLargeCells(ctx, { backend, count, cells, blobs = count }) {
   // The large store and a small twin (a fresh server with only the fixtures) run the same cells alternately in each
   // round, so both see the same idle gaps and the same machine.
-  const big = new CrmSystem(ctx, { id: 'crm-sqlite-100k', label: `crm-media (sqlite-disk, ${LARGE_COUNT.toLocaleString('en-US')} records)`, backend: 'sqlite' });
-  const small = new CrmSystem(ctx, { id: 'crm-sqlite-small', label: 'crm-media (sqlite-disk, fixtures only)', backend: 'sqlite' });
+  const name = backend === 'sqlite' ? 'sqlite-disk' : 'PostgreSQL + disk blobs';
+  const tag = `${backend === 'sqlite' ? 'crm-sqlite' : 'crm-pg'}-${count >= 1_000_000 ? `${count / 1_000_000}m` : `${Math.round(count / 1000)}k`}`;
+  const big = new CrmSystem(ctx, { id: tag, label: `crm-media (${name}, ${count.toLocaleString('en-US')} records)`, backend });
+  const small = new CrmSystem(ctx, { id: `${tag}-small`, label: `crm-media (${name}, fixtures only)`, backend });
   extraSystems.push(big, small);
-  const cells = ALL_CELLS.filter((c) => c.id === 'photo-down-1m-c64' || c.id === 'photo-get-20k-c64');
-  const result = { count: LARGE_COUNT, rows: [] };
+  const result = { count, backend: name, blobs, rows: [] };
   try {
     const t = Date.now();
     await big.start(); // first start bootstraps the org, admin and token
@@ -264,13 +306,18 @@ async function runLargeCells(ctx) {
     const photo = pad(png(64, 48), 20 * KiB);
     const photoFile = join(tmp, 'seed-photo.png');
     writeFileSync(photoFile, photo);
-    const idsFile = join(tmp, 'seed-ids.json');
-    log(`  seeding ${LARGE_COUNT} records + photos (20 KiB) through dist/storage (openSqliteStore + DiskBlobStore layout)…`);
-    const seeder = spawnPinned('seed', null, process.execPath, ['bench/seed-large.mjs', '--data', big.dataDir, '--count', String(LARGE_COUNT), '--photo', photoFile, '--out', idsFile], { cwd: ROOT });
+    const idsFile = join(tmp, `seed-ids-${tag}.json`);
+    const seedArgs =
+      backend === 'sqlite'
+        ? ['bench/seed-large.mjs', '--data', big.dataDir, '--count', String(count), '--photo', photoFile, '--out', idsFile]
+        : ['bench/seed-large-pg.mjs', '--database', big.databaseUrl, '--data', big.dataDir, '--count', String(count), '--blobs', String(blobs), '--photo', photoFile, '--out', idsFile];
+    log(`  seeding ${count} records + photos (20 KiB) on ${name} (${seedArgs[0]})…`);
+    const seeder = spawnPinned('seed', null, process.execPath, seedArgs, { cwd: ROOT });
     const code = await seeder.exited;
     if (code !== 0) throw new Error(`seeding failed: ${seeder.output().slice(-500)}`);
     const seeded = JSON.parse(readFileSync(idsFile, 'utf8'));
     result.seedSeconds = seeded.seconds;
+    if (seeded.tableBytes) result.tables = { mib: seeded.tableBytes / MiB, sharedBuffers: seeded.sharedBuffers };
     await big.start();
     await big.prepare(cells.filter((c) => c.size === MiB));
     await small.start();
@@ -313,7 +360,7 @@ async function runLargeCells(ctx) {
 
 // ---- report -------------------------------------------------------------------------------------
 
-function renderMarkdown({ meta, summary, records, memory, large, nginx, skipped, notes, elapsedS, systems: syss }) {
+function renderMarkdown({ meta, summary, records, memory, large, nginx, s3, skipped, notes, elapsedS, systems: syss }) {
   const L = [];
   L.push(`## crm-media bench — ${meta.date}`);
   L.push('');
@@ -339,7 +386,7 @@ function renderMarkdown({ meta, summary, records, memory, large, nginx, skipped,
       rows.push([cell.label, sys.id, ...rowCells(s)]);
     }
   }
-  L.push(mdTable(MAIN_HEADER, rows));
+  if (rows.length) L.push(mdTable(MAIN_HEADER, rows));
 
   if (memory.length) {
     L.push('');
@@ -359,17 +406,22 @@ function renderMarkdown({ meta, summary, records, memory, large, nginx, skipped,
     L.push(mdTable(['cell', 'peak RSS', 'load', 'vs target', 'verified'], mrows));
   }
 
-  if (large) {
+  for (const lg of large ?? []) {
     L.push('');
-    L.push(`### Cost growth: ${large.count.toLocaleString('en-US')} records with photos vs the small store`);
+    L.push(`### Cost growth: ${lg.count.toLocaleString('en-US')} records with photos vs the small store (${lg.backend})`);
     L.push('');
-    if (large.error) L.push(`failed: ${large.error}`);
+    if (lg.error) L.push(`failed: ${lg.error}`);
     else {
+      const how =
+        lg.backend === 'sqlite-disk'
+          ? "directly through the project's storage modules (bench/seed-large.mjs)"
+          : `in bulk (bench/seed-large-pg.mjs: one record and photo through the project's PostgreSQL store, the rest copied from them by multi-row inserts of 10,000, then \`analyze\`)${lg.blobs < lg.count ? `; the records share ${lg.blobs.toLocaleString('en-US')} photo files, so the figure isolates the metadata's growth` : ''}`;
+      const tables = lg.tables ? ` The records and photos tables with their indexes take ${Math.round(lg.tables.mib)} MiB; PostgreSQL's shared_buffers is ${lg.tables.sharedBuffers}.` : '';
       L.push(
-        `Seeded in ${large.seedSeconds.toFixed(0)} s directly through the project's storage modules (bench/seed-large.mjs); the 20 KiB GET reads the ${large.count.toLocaleString('en-US')} seeded photos in random order, the 1 MiB download a 64-record fixture set added through the API. The small store is a fresh server with only the fixtures; the two alternate cell by cell in every round.`,
+        `Seeded in ${lg.seedSeconds.toFixed(0)} s ${how}; the 20 KiB GET reads the ${lg.count.toLocaleString('en-US')} seeded records' photos in random order, the 1 MiB download (where run) a 64-record fixture set added through the API. The small store is a fresh server on the same backend with only the fixtures; the two alternate cell by cell in every round.${tables}`,
       );
       L.push('');
-      const lrows = large.rows.map(({ cell, small, large: big }) => [
+      const lrows = lg.rows.map(({ cell, small, large: big }) => [
         cell.label,
         small && !small.na ? `${fmtRate(small.rps.median)} (${fmtRate(small.rps.min)}–${fmtRate(small.rps.max)})` : '—',
         big && !big.na ? `${fmtRate(big.rps.median)} (${fmtRate(big.rps.min)}–${fmtRate(big.rps.max)})` : '—',
@@ -378,8 +430,12 @@ function renderMarkdown({ meta, summary, records, memory, large, nginx, skipped,
         `${small && !small.na ? Math.round(small.otherCpu ?? 0) : '—'} / ${big && !big.na ? Math.round(big.otherCpu ?? 0) : '—'}`,
         big ? (big.failed ? `**FAILED**: ${big.failReasons.join('; ')}` : `ok (${big.verify})`) : '—',
       ]);
-      L.push(mdTable(['cell', 'small store req/s median (min–max)', `${large.count.toLocaleString('en-US')}-record store req/s median (min–max)`, 'large ÷ small', 'large p50 / p99 ms', 'other CPU % small / large', 'verified'], lrows));
+      L.push(mdTable(['cell', 'small store req/s median (min–max)', `${lg.count.toLocaleString('en-US')}-record store req/s median (min–max)`, 'large ÷ small', 'large p50 / p99 ms', 'other CPU % small / large', 'verified'], lrows));
     }
+  }
+  if (s3) {
+    L.push('');
+    L.push(renderS3Section(s3, meta));
   }
   if (nginx) {
     L.push('');

@@ -9,8 +9,12 @@ export function median(xs) {
 const min = (xs) => Math.min(...xs.filter(Number.isFinite));
 const max = (xs) => Math.max(...xs.filter(Number.isFinite));
 
-/** One summary per (system, cell) from the per-round records. */
-export function aggregate(records, baselineId = 'baseline') {
+/**
+ * One summary per (system, cell) from the per-round records. `baseline`: the system each one's req/s is divided by
+ * (an id, or a function of the system's id).
+ */
+export function aggregate(records, baseline = 'baseline') {
+  const baselineOf = typeof baseline === 'function' ? baseline : () => baseline;
   const groups = new Map();
   for (const r of records) {
     const key = `${r.system}|${r.cell}`;
@@ -29,7 +33,7 @@ export function aggregate(records, baselineId = 'baseline') {
     const rps = rs.map((r) => r.reqPerSec);
     const ratios = rs
       .map((r) => {
-        const b = byRound.get(`${baselineId}|${cell}|${r.round}`);
+        const b = byRound.get(`${baselineOf(system)}|${cell}|${r.round}`);
         return b && !b.na && b.reqPerSec > 0 ? r.reqPerSec / b.reqPerSec : undefined;
       })
       .filter((x) => x !== undefined);

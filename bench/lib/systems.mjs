@@ -64,8 +64,11 @@ function childEnv(extra) {
 export class CrmSystem {
   /**
    * @param ctx { root, tmp, sets, pgAdminUrl }
-   * @param opts { id, label, backend: 'sqlite' | 'pg-s3', extraEnv, dataDir, serverRoot }
+   * @param opts { id, label, backend: 'sqlite' | 'pg-disk' | 'pg-s3', extraEnv, dataDir, serverRoot, s3Store, pgCounter, baselineId }
    *   serverRoot: the checkout whose dist/cli.js runs (default: this one), to compare two builds in the same rounds
+   *   s3Store: the S3 store of a pg-s3 system (bench/lib/s3-stores.mjs; default: an s3rver of its own)
+   *   pgCounter: route the server's PostgreSQL connections through a statement counter (bench/lib/s3-stores.mjs)
+   *   baselineId: the system its req/s is compared with (default: the node:http baseline)
    */
   constructor(ctx, opts) {
     this.ctx = ctx;
@@ -76,6 +79,9 @@ export class CrmSystem {
     this.nodeArgs = opts.nodeArgs ?? CRM_NODE_FLAGS;
     this.dataDir = opts.dataDir ?? join(ctx.tmp, opts.id);
     this.serverRoot = opts.serverRoot ?? ctx.root;
+    this.s3Store = opts.s3Store;
+    this.pgCounter = opts.pgCounter;
+    this.baselineId = opts.baselineId ?? 'baseline';
     this.pools = new Map(); // cell id -> record ids
     this.fixtures = new Map(); // fixture name -> [{ recordId, attachmentId?, variant }]
     this.probes = new Map(); // fixture name -> { ok, na? }
@@ -83,9 +89,11 @@ export class CrmSystem {
   }
 
   get note() {
-    return this.backend === 'pg-s3'
-      ? 'crm-media + PostgreSQL 15 (system service, unpinned) + s3rver (pinned with it); CPU column: crm-media (+ s3rver and postgres processes)'
-      : 'crm-media, SQLite (WAL, fsync before every acknowledgement, group-committed) + disk blobs (fsync + rename)';
+    if (this.backend === 'pg-s3') {
+      return `${this.serverRoot !== this.ctx.root ? `the build in ${this.serverRoot}: ` : ''}crm-media + PostgreSQL 15 (system service, unpinned) + ${this.s3Store ? this.s3Store.label : 's3rver (pinned with it)'}; CPU column: crm-media (+ the store's and postgres processes)`;
+    }
+    if (this.backend === 'pg-disk') return 'crm-media + PostgreSQL 15 (system service, unpinned) + disk blobs; CPU column: crm-media (+ postgres processes)';
+    return 'crm-media, SQLite (WAL, fsync before every acknowledgement, group-committed) + disk blobs (fsync + rename)';
   }
 
   async start() {
@@ -98,7 +106,7 @@ export class CrmSystem {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...this.extraEnv,
     };
-    if (this.backend === 'pg-s3' && !this.s3) await this.startBackend(env);
+    if (this.backend !== 'sqlite' && !this.backendEnv) await this.startBackend();
     Object.assign(env, this.backendEnv ?? {});
     this.env = env;
     this.port = await freePort();
@@ -112,7 +120,8 @@ export class CrmSystem {
     if (org) this.orgId = org[1];
   }
 
-  async startBackend(env) {
+  /** A fresh database (dropped by shutdown) and, for pg-s3, a bucket of its own. */
+  async startBackend() {
     const pg = (await import('pg')).default;
     this.dbName = `crm_media_bench_${randomBytes(5).toString('hex')}`;
     const admin = new pg.Client({ connectionString: this.ctx.pgAdminUrl });
@@ -124,25 +133,32 @@ export class CrmSystem {
     }
     const url = new URL(this.ctx.pgAdminUrl);
     url.pathname = `/${this.dbName}`;
-    this.s3 = spawnPinned(`${this.id}-s3rver`, SERVER_CPU, process.execPath, ['bench/s3rver-server.mjs', '--dir', join(this.dataDir, 's3rver')], {
-      cwd: this.ctx.root,
-      env: childEnv({}),
-    });
-    this.aux.push(this.s3);
-    const m = await waitForOutput(this.s3, /S3READY (\{.*\})/, 30_000);
-    const { endpoint, bucket } = JSON.parse(m[1]);
+    this.databaseUrl = url.toString();
+    this.backendEnv = { DATABASE_URL: this.pgCounter ? this.pgCounter.rewrite(this.databaseUrl) : this.databaseUrl };
+    if (this.backend !== 'pg-s3') return;
+    let store = this.s3Store;
+    if (!store) {
+      const s3 = spawnPinned(`${this.id}-s3rver`, SERVER_CPU, process.execPath, ['bench/s3rver-server.mjs', '--dir', join(this.dataDir, 's3rver')], {
+        cwd: this.ctx.root,
+        env: childEnv({}),
+      });
+      this.aux.push(s3);
+      const m = await waitForOutput(s3, /S3READY (\{.*\})/, 30_000);
+      const { endpoint, bucket } = JSON.parse(m[1]);
+      store = { endpoint, directEndpoint: endpoint, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, makeBucket: async () => bucket, pids: () => [] };
+    }
+    const bucket = await store.makeBucket(`crm-${randomBytes(4).toString('hex')}`);
     this.backendEnv = {
-      DATABASE_URL: url.toString(),
+      ...this.backendEnv,
       CRM_MEDIA_BLOB_STORE: 's3',
       CRM_MEDIA_S3_BUCKET: bucket,
-      CRM_MEDIA_S3_ENDPOINT: endpoint,
+      CRM_MEDIA_S3_ENDPOINT: store.endpoint,
       CRM_MEDIA_S3_FORCE_PATH_STYLE: 'true',
       CRM_MEDIA_S3_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_ACCESS_KEY_ID: store.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: store.credentials.secretAccessKey,
       AWS_REGION: 'us-east-1',
     };
-    Object.assign(env, this.backendEnv);
   }
 
   mainPids() {
@@ -166,8 +182,8 @@ export class CrmSystem {
   }
 
   auxPids() {
-    if (this.backend !== 'pg-s3') return [];
-    return [...this.aux.map((c) => c.pid), ...pidsByComm('postgres')];
+    if (this.backend === 'sqlite') return [];
+    return [...this.aux.map((c) => c.pid), ...(this.s3Store?.pids() ?? []), ...pidsByComm('postgres')];
   }
 
   /** Creates `n` records through the Records API, 100 per call. */
@@ -496,6 +512,61 @@ export class BaselineSystem {
 
   async shutdown() {
     await stopChild(this.child);
+  }
+}
+
+// ---- S3 baseline --------------------------------------------------------------------------------
+
+/**
+ * bench/s3-baseline-server.mjs on an S3 store (bench/lib/s3-stores.mjs), in a bucket of its own: node:http +
+ * busboy + the AWS SDK streaming each upload to S3 and each download from it. Same requests as the node:http
+ * baseline (`/files/NAME`); uploads are verified by reading the object back from the store.
+ */
+export class S3BaselineSystem extends BaselineSystem {
+  constructor(ctx, { id, store }) {
+    super(ctx);
+    this.id = id;
+    this.store = store;
+    this.label = `S3 baseline on ${store.id}`;
+    this.note = `node:http + busboy + AWS SDK (lib-storage Upload, GetObject streamed; crm-media's client settings) on ${store.label}; no auth, no DB`;
+  }
+
+  async start() {
+    this.bucket = await this.store.makeBucket(`base-${randomBytes(4).toString('hex')}`);
+    this.child = spawnPinned(this.id, SERVER_CPU, process.execPath, [...this.nodeArgs, 'bench/s3-baseline-server.mjs', '--port', '0', '--endpoint', this.store.endpoint, '--bucket', this.bucket], {
+      cwd: this.ctx.root,
+      env: childEnv({ AWS_ACCESS_KEY_ID: this.store.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: this.store.credentials.secretAccessKey, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }),
+    });
+    const m = await waitForOutput(this.child, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    this.origin = m[1];
+  }
+
+  auxPids() {
+    return this.store.pids();
+  }
+
+  async verify(cell, plan, result) {
+    if (!cell.kind.endsWith('-up')) return super.verify(cell, plan, result);
+    const set = this.ctx.sets[uploadSetOf(cell)];
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const { s3Client } = await import('./s3-stores.mjs');
+    const client = s3Client(this.store.directEndpoint, this.store.credentials);
+    try {
+      const checks = await mapLimit([...lastAcks(result)], 8, async ([t, v]) => {
+        const Key = plan.targets[t].slice('/files/'.length);
+        try {
+          const h = createHash('sha256');
+          for await (const chunk of (await client.send(new GetObjectCommand({ Bucket: this.bucket, Key }))).Body) h.update(chunk);
+          const got = h.digest('hex');
+          return got === set.hashes[v] ? { ok: true } : { ok: false, why: `${Key}: sha256 ${got.slice(0, 12)} ≠ ${set.hashes[v].slice(0, 12)}` };
+        } catch (err) {
+          return { ok: false, why: `${Key}: ${err.name}` };
+        }
+      });
+      return summarize(checks, 'objects in the store');
+    } finally {
+      client.destroy();
+    }
   }
 }
 

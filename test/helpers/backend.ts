@@ -1,15 +1,27 @@
 /**
  * The backend a test server runs on, chosen per vitest project (vitest.config.ts): `sqlite-disk` (the embedded
- * default) or `postgres-s3` (a fresh PostgreSQL database and a fresh s3rver bucket on loopback, both made here and
- * removed at the end). The same integration tests run on both, so the rules cannot differ between backends.
+ * default) or `postgres-s3` (a fresh PostgreSQL database and a fresh bucket, both made here and removed at the end).
+ * The bucket is on the run's radosgw (a real object store, test/support/ceph/) or, for a quick local run without
+ * it, on an s3rver started here (test/support/ceph/global-setup.ts decides). The same integration tests run on
+ * both backends, so the rules cannot differ between them.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import pg from 'pg';
 import S3rver from 's3rver';
+import { inject } from 'vitest';
 import type { ConfigInput } from '../../src/config.js';
+import type { S3StoreInfo } from '../support/ceph/global-setup.js';
 
 export type BackendName = 'sqlite-disk' | 'postgres-s3';
 
@@ -24,6 +36,8 @@ export interface PreparedBackend {
   overrides: ConfigInput;
   /** Environment for a server started as a child process on this backend. */
   env: Record<string, string>;
+  /** The bucket (postgres-s3 only). */
+  s3?: TestBucket;
   teardown(): Promise<void>;
 }
 
@@ -53,33 +67,103 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
   };
 }
 
-export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
-/** An s3rver on a random loopback port with one empty bucket. */
-export async function startS3(dir: string): Promise<{ endpoint: string; bucket: string; stop(): Promise<void> }> {
+/** The S3 store of this run (the project's global setup provides it; s3rver where none ran). */
+export function testS3Store(): S3StoreInfo {
+  return inject('s3Store') ?? { kind: 's3rver', why: 'this vitest project starts no radosgw' };
+}
+
+/** True when the tests talk to a real S3 store (radosgw), which implements every call the maintenance code uses. */
+export const realS3 = (): boolean => testS3Store().kind === 'radosgw';
+
+export interface TestBucket {
+  kind: S3StoreInfo['kind'];
+  endpoint: string;
+  bucket: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  /** A client for the bucket (path style, the server's checksum settings); destroyed by stop(). */
+  client: S3Client;
+  /** Empties and removes the bucket (radosgw) or stops the s3rver. */
+  stop(): Promise<void>;
+}
+
+function s3Client(endpoint: string, credentials: TestBucket['credentials']): S3Client {
+  return new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+/** Removes every object and unfinished upload, then the bucket. Bounded: each listing page is emptied before the next. */
+async function removeBucket(client: S3Client, Bucket: string): Promise<void> {
+  for (let page = 0; page < 10_000; page++) {
+    const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket }));
+    const objects = await client.send(new ListObjectsV2Command({ Bucket }));
+    if (!uploads.Uploads?.length && !objects.Contents?.length) break;
+    for (const u of uploads.Uploads ?? []) await client.send(new AbortMultipartUploadCommand({ Bucket, Key: u.Key!, UploadId: u.UploadId! }));
+    const keys = (objects.Contents ?? []).map((o) => o.Key!);
+    for (let i = 0; i < keys.length; i += 32) {
+      await Promise.all(keys.slice(i, i + 32).map((Key) => client.send(new DeleteObjectCommand({ Bucket, Key }))));
+    }
+  }
+  await client.send(new DeleteBucketCommand({ Bucket }));
+}
+
+/** A new, empty bucket on the run's S3 store (an s3rver on a random loopback port in `dir` when that is s3rver). */
+export async function startS3(dir: string): Promise<TestBucket> {
+  const store = testS3Store();
+  const bucket = `media-${randomBytes(6).toString('hex')}`;
+  if (store.kind === 'radosgw') {
+    const credentials = { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey };
+    const client = s3Client(store.endpoint, credentials);
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    return {
+      kind: store.kind,
+      endpoint: store.endpoint,
+      bucket,
+      credentials,
+      client,
+      async stop() {
+        try {
+          await removeBucket(client, bucket);
+        } finally {
+          client.destroy();
+        }
+      },
+    };
+  }
   await mkdir(dir, { recursive: true });
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir });
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
-  const bucket = `media-${randomBytes(4).toString('hex')}`;
-  const client = new S3Client({
+  const client = s3Client(endpoint, S3RVER_CREDENTIALS);
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    client.destroy();
+    await server.close();
+    throw err;
+  }
+  return {
+    kind: 's3rver',
     endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: S3_CREDENTIALS,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  await client.send(new CreateBucketCommand({ Bucket: bucket }));
-  client.destroy();
-  return { endpoint, bucket, stop: () => server.close() };
+    bucket,
+    credentials: S3RVER_CREDENTIALS,
+    client,
+    async stop() {
+      client.destroy();
+      await server.close();
+    },
+  };
 }
 
 export async function prepareBackend(dataDir: string, name: BackendName = backendName()): Promise<PreparedBackend> {
   if (name === 'sqlite-disk') return { name, overrides: {}, env: {}, teardown: async () => {} };
-  // The AWS SDK's default credential chain reads these, in this process and in child processes.
-  process.env['AWS_ACCESS_KEY_ID'] = S3_CREDENTIALS.accessKeyId;
-  process.env['AWS_SECRET_ACCESS_KEY'] = S3_CREDENTIALS.secretAccessKey;
   const db = await createTestDatabase();
   let s3;
   try {
@@ -88,6 +172,9 @@ export async function prepareBackend(dataDir: string, name: BackendName = backen
     await db.drop();
     throw err;
   }
+  // The AWS SDK's default credential chain reads these, in this process and in child processes.
+  process.env['AWS_ACCESS_KEY_ID'] = s3.credentials.accessKeyId;
+  process.env['AWS_SECRET_ACCESS_KEY'] = s3.credentials.secretAccessKey;
   const overrides: ConfigInput = {
     database: db.url,
     blobStore: 's3',
@@ -98,14 +185,15 @@ export async function prepareBackend(dataDir: string, name: BackendName = backen
   return {
     name,
     overrides,
+    s3,
     env: {
       DATABASE_URL: db.url,
       CRM_MEDIA_BLOB_STORE: 's3',
       CRM_MEDIA_S3_BUCKET: s3.bucket,
       CRM_MEDIA_S3_ENDPOINT: s3.endpoint,
       CRM_MEDIA_S3_FORCE_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
     },
     async teardown() {
       await s3.stop().catch(() => {});

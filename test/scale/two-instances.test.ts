@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3BlobStore } from '../../src/storage/blobs/s3.js';
-import { type PreparedBackend, S3_CREDENTIALS, prepareBackend } from '../helpers/backend.js';
+import { type PreparedBackend, prepareBackend } from '../helpers/backend.js';
 import { png } from '../helpers/images.js';
 import { filePart } from '../helpers/multipart.js';
 import { http } from '../helpers/server.js';
@@ -58,7 +58,7 @@ function bucketStore(): S3BlobStore {
     bucket: env['CRM_MEDIA_S3_BUCKET']!,
     endpoint: env['CRM_MEDIA_S3_ENDPOINT']!,
     forcePathStyle: true,
-    credentials: S3_CREDENTIALS,
+    credentials: backend.s3!.credentials,
   });
 }
 
