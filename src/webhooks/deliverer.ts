@@ -10,6 +10,7 @@ import type { OutboxEvent, WorkflowRule } from '../domain/entities.js';
 import { newZohoId } from '../domain/ids.js';
 import type { DomainLogger } from '../domain/ports/logger.js';
 import type { MetadataPorts } from '../domain/ports/metadata.js';
+import { redactSecrets } from '../logging/redact.js';
 
 export interface DeliveryOptions {
   pollMs: number;
@@ -133,7 +134,8 @@ export class WebhookDeliverer {
         await res.body?.cancel().catch(() => {});
         if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
       } catch (err) {
-        error = (err as Error).name === 'TimeoutError' ? `timed out after ${this.opts.timeoutMs} ms` : String((err as Error).message);
+        // Stored, shown by the admin API and logged: a URL in the message (fetch names it) loses its credentials.
+        error = (err as Error).name === 'TimeoutError' ? `timed out after ${this.opts.timeoutMs} ms` : redactSecrets(describeFetchError(err));
       }
     }
     const finishedAt = this.opts.now();
@@ -172,4 +174,13 @@ export class WebhookDeliverer {
     const exp = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** (attempt - 1));
     return Math.round(exp * (0.9 + Math.random() * 0.2));
   }
+}
+
+/** fetch says only "fetch failed"; the reason (connection refused, host not found, …) is in its cause. */
+function describeFetchError(err: unknown): string {
+  const message = String((err as Error)?.message ?? err);
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause;
+  if (!cause) return message;
+  const detail = typeof cause.code === 'string' ? cause.code : String(cause.message ?? '');
+  return detail ? `${message}: ${detail}` : message;
 }
