@@ -26,7 +26,9 @@ export interface SpawnedServer {
   stop(graceMs?: number): Promise<number | null>;
 }
 
-export async function spawnServer(opts: { args?: string[]; env?: Record<string, string>; readyTimeoutMs?: number } = {}): Promise<SpawnedServer> {
+export async function spawnServer(
+  opts: { args?: string[]; env?: Record<string, string>; readyTimeoutMs?: number; onOutput?: (text: string) => void } = {},
+): Promise<SpawnedServer> {
   const port = await freePort();
   const child = spawn(process.execPath, [...CLI, ...(opts.args ?? []), 'serve', '--port', String(port), '--host', '127.0.0.1'], {
     cwd: process.cwd(),
@@ -39,8 +41,12 @@ export async function spawnServer(opts: { args?: string[]; env?: Record<string, 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const seen = (d: Buffer) => {
+    out += d.toString();
+    opts.onOutput?.(out);
+  };
+  child.stdout!.on('data', seen);
+  child.stderr!.on('data', seen);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), opts.readyTimeoutMs ?? 30_000);
