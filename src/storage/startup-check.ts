@@ -66,12 +66,15 @@ export function openMetadataChecked(config: StoreSettings, open: () => Promise<M
   return retrying(open, (err) => (config.database ? postgresDiagnosis(err, config.database, opts.names) : sqliteDiagnosis(err, config.dataDir, opts.names)), opts);
 }
 
-/** Opens the blob store and proves it can be read and written, retrying what waiting may cure. */
-export async function openBlobsChecked(config: StoreSettings, open: () => Promise<BlobStore>, opts: CheckOptions): Promise<BlobStore> {
+/**
+ * Opens the blob store and proves it can be read and (unless `readOnly`: a store that is only to be read is not
+ * written, not even a byte) written, retrying what waiting may cure.
+ */
+export async function openBlobsChecked(config: StoreSettings, open: () => Promise<BlobStore>, opts: CheckOptions & { readOnly?: boolean }): Promise<BlobStore> {
   const diagnose = (err: unknown) => (config.blobStore === 's3' ? s3Diagnosis(err, config, opts.names) : diskDiagnosis(err, config.dataDir, opts.names));
   const blobs = await retrying(open, diagnose, opts);
   try {
-    await retrying(() => probe(blobs), diagnose, opts);
+    await retrying(() => (opts.readOnly ? blobs.check() : probe(blobs)), diagnose, opts);
   } catch (err) {
     await blobs.close().catch(() => {});
     throw err;
