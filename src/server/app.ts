@@ -44,6 +44,7 @@ export interface CrmMediaServer {
 
 export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
   const metrics = new ServerMetrics();
+  metrics.watchWebhooks(rt.webhooks.outcomes);
   const journal = new RequestJournal(rt.config.journalSize);
   const accessLog = rt.config.accessLog;
   let closing = false;

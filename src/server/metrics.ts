@@ -88,6 +88,20 @@ export class ServerMetrics {
     this.rejections.inc({ route, reason });
   }
 
+  /** Webhook attempts of this instance by outcome, read from `outcomes` at every scrape. */
+  watchWebhooks(outcomes: Readonly<Record<string, number>>): void {
+    new Counter({
+      name: 'crm_media_webhook_attempts_total',
+      help: 'Webhook delivery attempts made by this instance, by outcome (delivered; retry: failed, to be retried; failed: given up)',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [outcome, n] of Object.entries(outcomes)) this.inc({ outcome }, n);
+      },
+    });
+  }
+
   protocolRefused(kind: string, status: number): void {
     this.refusals.inc({ kind, status: String(status) });
   }

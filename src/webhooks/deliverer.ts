@@ -31,7 +31,11 @@ export function signature(secret: string, body: string, unixSeconds: number): st
   return `t=${unixSeconds},v1=${mac}`;
 }
 
+export type AttemptOutcome = 'delivered' | 'retry' | 'failed';
+
 export class WebhookDeliverer {
+  /** Attempts this instance made since it started, by outcome (read by the metrics): which instances deliver. */
+  readonly outcomes: Record<AttemptOutcome, number> = { delivered: 0, retry: 0, failed: 0 };
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private again = false;
@@ -149,6 +153,7 @@ export class WebhookDeliverer {
       error,
     });
     if (error === null) {
+      this.outcomes.delivered++;
       await this.store.outbox.update(event.id, {
         status: 'delivered',
         attempts: attempt,
@@ -159,6 +164,7 @@ export class WebhookDeliverer {
       return;
     }
     const giveUp = !rule || attempt >= this.opts.maxAttempts;
+    this.outcomes[giveUp ? 'failed' : 'retry']++;
     await this.store.outbox.update(event.id, {
       status: giveUp ? 'failed' : 'pending',
       attempts: attempt,
