@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { registerAdminCommands } from './cli/admin-commands.js';
+import { registerBackupCommands } from './cli/backup-commands.js';
 import { registerMaintenanceCommands } from './cli/maintenance-commands.js';
 import { registerServe } from './cli/serve.js';
 import { cliErrorText } from './cli/errors.js';
@@ -16,6 +17,7 @@ const program = addStoreOptions(
 registerServe(program);
 registerAdminCommands(program);
 registerMaintenanceCommands(program);
+registerBackupCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`${cliErrorText(err)}\n`);

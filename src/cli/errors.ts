@@ -3,6 +3,7 @@
  * environment (a backend that cannot be reached, a data directory in use, a bad seed document), never a stack
  * trace; a stack only for what can only be a defect. Every line is scrubbed of secrets.
  */
+import { BackupError } from '../admin/backup.js';
 import { MigrationError } from '../admin/migrate-store.js';
 import { SeedError } from '../admin/seed.js';
 import { ConfigError } from '../config.js';
@@ -21,6 +22,7 @@ const ONE_LINE: readonly (abstract new (...args: never[]) => Error)[] = [
   SyntaxError,
   DataDirInUseError,
   BackendUnavailableError,
+  BackupError,
 ];
 
 export function cliErrorText(err: unknown): string {
