@@ -365,16 +365,8 @@ async function sha256OfFile(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function fsyncFile(path: string): Promise<void> {
-  const h = await open(path, 'r+');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-}
-
-async function fsyncDir(path: string): Promise<void> {
+/** A file's content (or a directory's entries) made durable. */
+async function fsyncPath(path: string): Promise<void> {
   const h = await open(path, 'r');
   try {
     await h.sync();
@@ -382,6 +374,8 @@ async function fsyncDir(path: string): Promise<void> {
     await h.close();
   }
 }
+const fsyncFile = fsyncPath;
+const fsyncDir = fsyncPath;
 
 /** The renames into a two-level blob tree become durable: every directory of it, then the tree itself. */
 async function fsyncTree(root: string): Promise<void> {

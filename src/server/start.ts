@@ -103,8 +103,11 @@ export async function startServer(config: Config, logger: Logger = createLogger(
             clearTimeout(force);
             clearInterval(sweepIdle);
           }
-          await runtime.close();
-          lock?.release();
+          try {
+            await runtime.close();
+          } finally {
+            lock?.release();
+          }
         })();
         return stopping;
       },

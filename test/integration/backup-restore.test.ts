@@ -5,7 +5,6 @@
  * verifies every hash before it writes, refuses a store or a running server in its way, and a damaged backup.
  * (On PostgreSQL + S3 the commands refuse in one line and point at the documented procedure.)
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,7 +17,7 @@ import { backendName } from '../helpers/backend.js';
 import { png } from '../helpers/images.js';
 import { filePart } from '../helpers/multipart.js';
 import { TestServer, http } from '../helpers/server.js';
-import { CLI } from '../helpers/spawned-server.js';
+import { runCli } from '../helpers/spawned-server.js';
 
 const BACKEND = backendName();
 const dirs: string[] = [];
@@ -31,24 +30,7 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, ...args], {
-      env: { PATH: process.env['PATH'] ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { PATH: process.env['PATH'] ?? '', ...env });
 
 function oneLine(r: { code: number | null; stderr: string }, pattern: RegExp): void {
   expect(r.code, r.stderr).toBe(1);

@@ -5,7 +5,6 @@
  * errors, the CLI's error lines, a bad DATABASE_URL), and the whole output is searched for them. Each path is also
  * shown to have logged or printed something, so that the search is not over nothing.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,7 +18,7 @@ import { png } from '../helpers/images.js';
 import { filePart } from '../helpers/multipart.js';
 import { rawExchange, write } from '../helpers/robustness.js';
 import { TestServer, http } from '../helpers/server.js';
-import { CLI, freePort } from '../helpers/spawned-server.js';
+import { freePort, runCli } from '../helpers/spawned-server.js';
 
 /** Every planted secret, each unique, so that any occurrence anywhere is a leak. */
 const planted: string[] = [];
@@ -127,23 +126,10 @@ describe('redactSecrets', () => {
   });
 });
 
-/** Runs the CLI to completion (bounded) with only the environment given. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, ...args], {
-      env: { PATH: process.env['PATH'] ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
+/** Runs the CLI with only the environment given; its whole output, both streams. */
+async function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  const r = await runCli(args, { PATH: process.env['PATH'] ?? '', AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', ...env });
+  return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 
 describe('the CLI’s error lines', () => {

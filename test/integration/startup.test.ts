@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PG_ADMIN_URL, S3_CREDENTIALS, backendName, createTestDatabase, startS3 } from '../helpers/backend.js';
+import { PG_ADMIN_URL, S3_CREDENTIALS, backendName, createTestDatabase, prepareBackend, startS3 } from '../helpers/backend.js';
 import { http } from '../helpers/server.js';
-import { CLI, type SpawnedServer, freePort, spawnServer } from '../helpers/spawned-server.js';
+import { CLI, type SpawnedServer, freePort, runCli, spawnServer } from '../helpers/spawned-server.js';
 
 const BACKEND = backendName();
 const STACK = /\n\s+at .+:\d+:\d+|node_modules\/|\.ts:\d+/;
@@ -84,26 +84,12 @@ async function adminKeyOf(dir: string): Promise<string> {
   return (await readFile(join(dir, 'admin.key'), 'utf8')).trim();
 }
 
-function runCli(dir: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, '--data', dir, ...args], { env: childEnv({}), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cliOn = (dir: string, args: string[]) => runCli(['--data', dir, ...args], childEnv({}));
 
 describe.runIf(BACKEND === 'sqlite-disk')('one server per data directory (SQLite)', () => {
   it('a second server on the same --data is refused in one line naming the first; the CLI works beside it; after SIGKILL of the first a new one starts', async () => {
     const dir = await tempDir();
-    const first = await spawnServer({ args: ['--data', dir], env: childEnv({}) as Record<string, string> });
+    const first = await spawnServer({ args: ['--data', dir], env: childEnv({}) as Record<string, string>, readyTimeoutMs: 60_000 });
     let next: SpawnedServer | undefined;
     try {
       const refused = await serveUntilExit(['--data', dir], {});
@@ -115,10 +101,10 @@ describe.runIf(BACKEND === 'sqlite-disk')('one server per data directory (SQLite
       expect((await http('GET', `${first.url}/healthz`)).status).toBe(200);
 
       // The CLI's documented use beside a running server: reads and writes.
-      const created = await runCli(dir, ['org', 'create', '--name', 'Beside the server']);
+      const created = await cliOn(dir, ['org', 'create', '--name', 'Beside the server']);
       expect(created.code, created.stderr).toBe(0);
       const orgId = JSON.parse(created.stdout).id as string;
-      const listed = await runCli(dir, ['org', 'list']);
+      const listed = await cliOn(dir, ['org', 'list']);
       expect(listed.code, listed.stderr).toBe(0);
       expect(JSON.parse(listed.stdout).map((o: { id: string }) => o.id)).toContain(orgId);
       const seen = await http('GET', `${first.url}/_admin/orgs`, { headers: { 'x-admin-key': await adminKeyOf(dir) } });
@@ -127,21 +113,22 @@ describe.runIf(BACKEND === 'sqlite-disk')('one server per data directory (SQLite
       // A crash leaves no stale lock: the kernel drops it with the process.
       first.process.kill('SIGKILL');
       await new Promise((r) => first.process.once('exit', r));
-      next = await spawnServer({ args: ['--data', dir], env: childEnv({}) as Record<string, string> });
+      next = await spawnServer({ args: ['--data', dir], env: childEnv({}) as Record<string, string>, readyTimeoutMs: 60_000 });
       const after = await http('GET', `${next.url}/_admin/orgs`, { headers: { 'x-admin-key': await adminKeyOf(dir) } });
       expect(after.json.orgs.map((o: { id: string }) => o.id)).toContain(orgId);
     } finally {
       if (first.process.exitCode === null && first.process.signalCode === null) first.process.kill('SIGKILL');
-      await next?.stop();
+      await next?.stop(30_000);
     }
   });
 
   it('a stopped server (SIGTERM) releases the directory at once', async () => {
     const dir = await tempDir();
-    const first = await spawnServer({ args: ['--data', dir], env: childEnv({}) as Record<string, string> });
-    expect(await first.stop()).toBe(0);
-    const second = await spawnServer({ args: ['--data', dir], env: childEnv({}) as Record<string, string> });
-    expect(await second.stop()).toBe(0);
+    // Generous bounds: the machine may be busy, and the point is the lock, not the speed.
+    const first = await spawnServer({ args: ['--data', dir], env: childEnv({}) as Record<string, string>, readyTimeoutMs: 60_000 });
+    expect(await first.stop(30_000), first.output()).toBe(0);
+    const second = await spawnServer({ args: ['--data', dir], env: childEnv({}) as Record<string, string>, readyTimeoutMs: 60_000 });
+    expect(await second.stop(30_000), second.output()).toBe(0);
   });
 
   it('a damaged SQLite file: one line saying so, naming the data directory', async () => {
@@ -209,11 +196,9 @@ describe.runIf(BACKEND === 'postgres-s3')('backends that cannot be used are repo
   });
 
   it('PostgreSQL that comes up within the wait (compose, Kubernetes): the server starts', async () => {
-    const db = await createTestDatabase();
-    cleanups.push(() => db.drop());
-    const s3 = await startS3(join(await tempDir(), 's3'));
-    cleanups.push(() => s3.stop());
-    const pgUrl = new URL(db.url);
+    const backend = await prepareBackend(await tempDir(), 'postgres-s3');
+    cleanups.push(() => backend.teardown());
+    const pgUrl = new URL(backend.env['DATABASE_URL']!);
     const proxy = await lateProxy({ host: pgUrl.hostname, port: Number(pgUrl.port || 5432) });
     cleanups.push(() => proxy.close());
     pgUrl.port = String(proxy.port);
@@ -227,16 +212,7 @@ describe.runIf(BACKEND === 'postgres-s3')('backends that cannot be used are repo
         }
       },
       args: ['--data', await tempDir()],
-      env: childEnv({
-        DATABASE_URL: pgUrl.toString(),
-        CRM_MEDIA_BLOB_STORE: 's3',
-        CRM_MEDIA_S3_BUCKET: s3.bucket,
-        CRM_MEDIA_S3_ENDPOINT: s3.endpoint,
-        CRM_MEDIA_S3_FORCE_PATH_STYLE: 'true',
-        AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
-        CRM_MEDIA_STARTUP_WAIT_MS: '30000',
-      }) as Record<string, string>,
+      env: childEnv({ ...backend.env, DATABASE_URL: pgUrl.toString(), CRM_MEDIA_STARTUP_WAIT_MS: '30000' }) as Record<string, string>,
       readyTimeoutMs: 40_000,
     });
     try {
