@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { migrateStore } from '../admin/migrate-store.js';
-import { type Config, loadConfig } from '../config.js';
+import { type Config, ConfigError, loadConfig } from '../config.js';
 import { silentLogger } from '../domain/ports/logger.js';
 import { openBlobStore, openMetadataStore } from '../runtime.js';
 import { DataDirInUseError, type DataDirLock, lockDataDir } from '../storage/data-dir-lock.js';
@@ -102,7 +102,7 @@ function targetConfigOf(o: MigrateFlags, source: Config): Config {
     if (!o.toData) throw new CliError('a disk target needs its own data directory: --to-data <dir>');
     if (resolve(o.toData) === source.dataDir) throw new CliError('--to-data is the source data directory; the target needs a directory of its own');
   }
-  const target = loadConfig(
+  const target = targetLoad(
     {
       dataDir: o.toData ?? source.dataDir,
       database: o.toDatabase,
@@ -114,12 +114,31 @@ function targetConfigOf(o: MigrateFlags, source: Config): Config {
       s3Prefix: o.toS3Prefix,
       startupWaitMs: 0,
     },
-    {},
   );
   if (source.database === target.database) {
     throw new CliError('source and target are the same database (is DATABASE_URL set for the source?)');
   }
   return target;
+}
+
+/** The target's settings, validated as a server's are, but a mistake named by this command's flag. */
+function targetLoad(flags: Parameters<typeof loadConfig>[0]): Config {
+  try {
+    return loadConfig(flags, {});
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const flagOf: Record<string, string> = {
+      DATABASE_URL: '--to-database',
+      CRM_MEDIA_DATA: '--to-data',
+      CRM_MEDIA_BLOB_STORE: '--to-blob-store',
+      CRM_MEDIA_S3_BUCKET: '--to-s3-bucket',
+      CRM_MEDIA_S3_ENDPOINT: '--to-s3-endpoint',
+      CRM_MEDIA_S3_REGION: '--to-s3-region',
+      CRM_MEDIA_S3_PREFIX: '--to-s3-prefix',
+    };
+    const problems = err.message.split('\n').slice(1).map((l) => l.trim().replace(/^\w+ \((\w+)\)/, (_m, env: string) => flagOf[env] ?? env));
+    throw new CliError(`the target is not valid: ${problems.join('; ')}`);
+  }
 }
 
 /**

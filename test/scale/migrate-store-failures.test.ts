@@ -150,6 +150,12 @@ describe('migrate-store: mistakes of configuration write nothing', () => {
     expect(await targetHolds()).toEqual(EMPTY);
   });
 
+  it('target settings that are not valid: one line naming each flag', async () => {
+    const line = failureLine(await migrate(migrateArgs(target, { '--to-database': 'mysql://crm@db/crm', '--to-s3-endpoint': 'not a url' })));
+    expect(line).toMatch(/^crm-media: the target is not valid: --to-database: must be a postgres:\/\/ URL.*; --to-s3-endpoint: Invalid URL$/);
+    expect(await targetHolds()).toEqual(EMPTY);
+  });
+
   it('no target bucket at all: one line', async () => {
     const line = failureLine(await migrate(migrateArgs(target, { '--to-s3-bucket': null })));
     expect(line).toContain('--to-s3-bucket <name>');
