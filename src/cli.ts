@@ -4,14 +4,12 @@
  * through the same AdminService the admin HTTP API uses (they work with the server running or not).
  */
 import { Command } from 'commander';
-import { MigrationError } from './admin/migrate-store.js';
-import { SeedError } from './admin/seed.js';
 import { registerAdminCommands } from './cli/admin-commands.js';
+import { registerBackupCommands } from './cli/backup-commands.js';
 import { registerMaintenanceCommands } from './cli/maintenance-commands.js';
 import { registerServe } from './cli/serve.js';
-import { CliError, addStoreOptions } from './cli/shared.js';
-import { ConfigError } from './config.js';
-import { isZohoError } from './domain/errors.js';
+import { cliErrorText } from './cli/errors.js';
+import { addStoreOptions } from './cli/shared.js';
 
 const program = addStoreOptions(
   new Command().name('crm-media').description("A self-hostable server for Zoho CRM's record photo and attachment API").version('0.1.0'),
@@ -19,14 +17,9 @@ const program = addStoreOptions(
 registerServe(program);
 registerAdminCommands(program);
 registerMaintenanceCommands(program);
+registerBackupCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (isZohoError(err)) {
-    process.stderr.write(`${JSON.stringify(err.toBody())}\n`);
-  } else if (err instanceof ConfigError || err instanceof CliError || err instanceof SeedError || err instanceof MigrationError || err instanceof SyntaxError) {
-    process.stderr.write(`crm-media: ${err.message}\n`);
-  } else {
-    process.stderr.write(`crm-media: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  }
+  process.stderr.write(`${cliErrorText(err)}\n`);
   process.exit(1);
 });

@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { registerConfigSecrets } from './logging/redact.js';
 
 const MiB = 1024 * 1024;
 
@@ -39,6 +40,9 @@ export const DEFAULTS = {
   accelCacheSeconds: 0,
   journalSize: 1000,
   accessLog: false,
+  // Start-up and first-start secrets (storage/startup-check.ts, admin/bootstrap.ts).
+  startupWaitMs: 30_000,
+  printBootstrapToken: false,
 } as const;
 
 const bool = z.preprocess((v) => (typeof v === 'string' ? !['', '0', 'false', 'no', 'off'].includes(v.toLowerCase()) : v), z.boolean());
@@ -107,6 +111,13 @@ const configSchema = z.object({
   journalSize: z.coerce.number().int().min(0).max(1_000_000),
   /** One structured log line per request to the Zoho surface (never a token; query values redacted). */
   accessLog: bool,
+  /**
+   * How long a start waits for a database or blob store that is not up yet (connection refused, not yet in DNS, a
+   * bucket not made yet) before it gives up; a misconfiguration (a refused password or credentials) ends it at once.
+   */
+  startupWaitMs: z.coerce.number().int().min(0).max(3_600_000),
+  /** On PostgreSQL, print the tokens a first start mints instead of keeping them in `<data>/bootstrap-tokens` only. */
+  printBootstrapToken: bool,
 }).refine((c) => c.blobStore !== 's3' || c.s3Bucket !== undefined, {
   message: 'the s3 blob store needs a bucket (--s3-bucket / CRM_MEDIA_S3_BUCKET)',
   path: ['s3Bucket'],
@@ -158,6 +169,8 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   webhookRetryMaxMs: 'CRM_MEDIA_WEBHOOK_RETRY_MAX_MS',
   journalSize: 'CRM_MEDIA_JOURNAL_SIZE',
   accessLog: 'CRM_MEDIA_ACCESS_LOG',
+  startupWaitMs: 'CRM_MEDIA_STARTUP_WAIT_MS',
+  printBootstrapToken: 'CRM_MEDIA_PRINT_BOOTSTRAP_TOKEN',
 };
 
 export type ConfigInput = { [K in keyof Config]?: unknown };
@@ -180,5 +193,6 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')} (${ENV_NAMES[i.path[0] as keyof Config] ?? ''}): ${i.message}`);
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
+  registerConfigSecrets(parsed.data, env);
   return { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
 }

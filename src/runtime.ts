@@ -2,7 +2,6 @@
  * The composition root: opens the stores named by the configuration and wires the services over them. The HTTP
  * server and the CLI both start from here, so they run the same code against the same data.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from './config.js';
 import { AdminService } from './domain/admin.js';
@@ -20,6 +19,7 @@ import type { MetadataStore } from './domain/ports/metadata.js';
 import { RecordService } from './domain/records.js';
 import { type ActiveRules, WorkflowAdmin } from './domain/workflow-rules.js';
 import { DiskBlobStore } from './storage/blobs/disk.js';
+import { SERVER_SETTINGS, openBlobsChecked, openMetadataChecked, prepareDataDir } from './storage/startup-check.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 
 /** Downloads handed to nginx (X-Accel-Redirect, disk store): where nginx finds a blob, and how long it may reuse an authorization. */
@@ -85,11 +85,12 @@ function accelHandOff(config: Config, blobs: BlobStore): AccelHandOff | undefine
 }
 
 export async function openRuntime(config: Config, log: DomainLogger, now: () => number = Date.now): Promise<Runtime> {
-  await mkdir(config.dataDir, { recursive: true });
-  const store = await openMetadataStore(config);
+  const checks = { waitMs: config.startupWaitMs, names: SERVER_SETTINGS, log };
+  await prepareDataDir(config.dataDir, checks.names);
+  const store = await openMetadataChecked(config, () => openMetadataStore(config), checks);
   let blobs: BlobStore;
   try {
-    blobs = await openBlobStore(config);
+    blobs = await openBlobsChecked(config, () => openBlobStore(config), checks);
   } catch (err) {
     await store.close();
     throw err;

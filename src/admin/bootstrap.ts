@@ -4,7 +4,7 @@
  * every start if missing, so a CI job can rely on it whatever the data directory holds.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type AdminService, FULL_SCOPES } from '../domain/admin.js';
 import type { Org, User } from '../domain/entities.js';
@@ -72,14 +72,38 @@ export async function adminKey(rt: Runtime): Promise<{ key: string; generated: b
   return { key, generated: true, path };
 }
 
-export function welcomeText(baseUrl: string, result: BootstrapResult | undefined, admin: { key: string; generated: boolean; path?: string }): string {
+/** The file a start keeps the tokens it minted in, when it does not print them. */
+export const MINTED_TOKENS_FILE = 'bootstrap-tokens';
+
+/**
+ * Keeps tokens a start minted (bootstrap, seed) in `<data>/bootstrap-tokens`, readable by its owner only, as the
+ * admin key is: on PostgreSQL the console is a production one, and whatever it prints, log collectors keep. Each
+ * start that mints tokens appends; nothing else ever reads the file. Returns its path.
+ */
+export async function keepMintedTokens(dataDir: string, tokens: readonly { label: string; value: string }[], at = new Date()): Promise<string> {
+  const path = join(dataDir, MINTED_TOKENS_FILE);
+  const lines = tokens.map((t) => `${t.value}  ${t.label}`);
+  await appendFile(path, `# minted ${at.toISOString()} (only their hashes are stored; delete this file once they are copied)\n${lines.join('\n')}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
+  return path;
+}
+
+export function welcomeText(
+  baseUrl: string,
+  result: BootstrapResult | undefined,
+  admin: { key: string; generated: boolean; path?: string },
+  /** Set when minted tokens went to this file instead of the console. */
+  tokenFile?: string,
+): string {
   const lines = [`crm-media-server is listening on ${baseUrl}`];
   if (result) {
     lines.push(`  org:   ${result.org.name} (id ${result.org.id}, time zone ${result.org.timeZone})`);
     lines.push(`  admin: ${result.admin.name} <${result.admin.email}> (id ${result.admin.id})`);
   }
-  const token = result?.newToken;
-  if (token) {
+  const token = tokenFile ? undefined : result?.newToken;
+  if (result?.newToken && tokenFile) {
+    lines.push(`  access token (all scopes): written to ${tokenFile} (readable by its owner only; CRM_MEDIA_PRINT_BOOTSTRAP_TOKEN=true prints it)`);
+  } else if (token) {
     lines.push(`  access token (all scopes; shown once, only its hash is stored):`);
     lines.push(`    ${token}`);
   } else {

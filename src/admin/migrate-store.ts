@@ -1,13 +1,30 @@
 /**
  * Copies everything from one pair of stores to another (typically the embedded SQLite + disk to PostgreSQL + S3):
- * metadata row by row with ids and times unchanged, and every blob streamed across with its SHA-256 checked twice —
- * while copying against the hash recorded at upload, and afterwards by reading the copy back from the target.
- * The target must be empty; the source is only read.
+ * metadata row by row with ids and times unchanged, and every blob streamed across with its size and SHA-256 checked
+ * twice — while copying against what the row recorded at upload, and afterwards by reading the copy back.
+ *
+ * All or nothing. Every referenced blob is first checked in the source (present, of the recorded size), so damage
+ * found there stops the migration before anything is written. The rows are written in one transaction of the target,
+ * committed only once every copy has been read back and verified; on any failure (an unreachable target, bytes that
+ * do not match their row, an interruption) the transaction is rolled back and the blobs already copied are removed,
+ * so the target is left as it was found and a rerun starts afresh. A process killed outright leaves no row either;
+ * its copied blobs are unreferenced, and the target's orphan sweeper removes them. The source is only read, inside
+ * one read transaction (on SQLite a snapshot, even if something writes meanwhile).
  */
 import { createHash } from 'node:crypto';
 import { Inspector } from '../streams/inspector.js';
 import type { BlobStore } from '../domain/ports/blob-store.js';
-import type { MetadataStore } from '../domain/ports/metadata.js';
+import type { MetadataPorts, MetadataStore, MetadataView } from '../domain/ports/metadata.js';
+import { type BlobRef, blobRefs, describeRef, recordsWithMedia, sizeProblem } from './media-inventory.js';
+
+export interface SkippedMedia {
+  kind: 'photo' | 'attachment';
+  org: string;
+  record: string;
+  id: string;
+  blob: string;
+  problem: string;
+}
 
 export interface MigrationReport {
   orgs: number;
@@ -21,27 +38,53 @@ export interface MigrationReport {
   blobs: number;
   bytes: number;
   verified: number;
+  /** Media left out because their bytes were damaged (only with `skipDamaged`). */
+  skipped: SkippedMedia[];
 }
 
 export class MigrationError extends Error {}
 
-const PAGE = 500;
+/** A referenced blob whose bytes cannot be copied as they are. */
+class DamagedBlobError extends MigrationError {
+  constructor(
+    readonly ref: BlobRef,
+    readonly problem: string,
+  ) {
+    super(`${describeRef(ref)}: ${problem}`);
+  }
+}
 
 export interface MigrationProgress {
   (report: MigrationReport): void;
 }
 
-async function copyBlob(from: BlobStore, to: BlobStore, key: string, expectedSha256: string | null): Promise<{ key: string; size: number; sha256: string }> {
-  const source = await from.open(key);
-  if (!source) throw new MigrationError(`blob ${key} is referenced but missing from the source store`);
+export interface MigrationOptions {
+  progress?: MigrationProgress;
+  /** Leave out (and report) photos and attachments whose bytes are missing or damaged, instead of stopping. */
+  skipDamaged?: boolean;
+  /** Aborting stops the migration between two blobs, leaving the target as it was (SIGINT). */
+  signal?: AbortSignal;
+}
+
+/** How many damaged blobs a refusal names before it counts the rest. */
+const NAMED = 10;
+
+type Ports = MetadataView<keyof MetadataPorts>;
+
+async function copyBlob(from: BlobStore, to: BlobStore, ref: BlobRef): Promise<{ key: string; size: number; sha256: string }> {
+  const source = await from.open(ref.blobKey);
+  if (!source) throw new DamagedBlobError(ref, 'missing from the source store');
   // The upload path's own pass-through stage, with no size limit: it hashes what crosses it.
   const hashing = new Inspector({ maxBytes: Number.POSITIVE_INFINITY, hash: true, tooLarge: () => new Error('unreachable') });
   source.stream.on('error', (err) => hashing.destroy(err));
   const written = await to.put(source.stream.pipe(hashing));
   const sha256 = hashing.sha256!;
-  if (expectedSha256 !== null && sha256 !== expectedSha256) {
+  let problem: string | undefined;
+  if (written.size !== ref.size) problem = `${written.size} bytes where ${ref.size} were recorded`;
+  else if (ref.sha256 !== null && sha256 !== ref.sha256) problem = 'the bytes do not match the SHA-256 recorded at upload';
+  if (problem) {
     await to.delete(written.key);
-    throw new MigrationError(`blob ${key}: source bytes do not match the hash recorded at upload`);
+    throw new DamagedBlobError(ref, problem);
   }
   return { key: written.key, size: written.size, sha256 };
 }
@@ -54,74 +97,153 @@ async function hashOf(store: BlobStore, key: string): Promise<string> {
   return hash.digest('hex');
 }
 
+async function requireEmpty(target: Pick<Ports, 'directory'>): Promise<void> {
+  if ((await target.directory.listOrgs()).length > 0) {
+    throw new MigrationError('the target database already holds data; migrate into an empty one');
+  }
+}
+
+function skippedOf(e: DamagedBlobError): SkippedMedia {
+  return { kind: e.ref.kind, org: e.ref.orgId, record: e.ref.recordId, id: e.ref.id, blob: e.ref.blobKey, problem: e.problem };
+}
+
+/** Every referenced blob of the source, present and of its recorded size; the damaged ones, by key. */
+async function damagedInSource(src: Ports, blobs: BlobStore, signal: AbortSignal | undefined): Promise<Map<string, DamagedBlobError>> {
+  const damaged = new Map<string, DamagedBlobError>();
+  for await (const m of recordsWithMedia(src)) {
+    checkAborted(signal);
+    for (const ref of blobRefs(m)) {
+      const problem = await sizeProblem(blobs, ref);
+      if (problem) damaged.set(ref.blobKey, new DamagedBlobError(ref, problem));
+    }
+  }
+  return damaged;
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new MigrationError('interrupted; the target was left as it was found');
+}
+
 export async function migrateStore(
   source: { store: MetadataStore; blobs: BlobStore },
   target: { store: MetadataStore; blobs: BlobStore },
-  progress: MigrationProgress = () => {},
+  opts: MigrationOptions = {},
 ): Promise<MigrationReport> {
-  if ((await target.store.directory.listOrgs()).length > 0) {
-    throw new MigrationError('the target database already holds data; migrate into an empty one');
-  }
-  const report: MigrationReport = { orgs: 0, profiles: 0, users: 0, modules: 0, tokens: 0, records: 0, photos: 0, attachments: 0, blobs: 0, bytes: 0, verified: 0 };
-  /** Target key → hash it must have, checked by reading every copy back at the end. */
+  const { signal, progress = () => {} } = opts;
+  await requireEmpty(target.store);
+  const report: MigrationReport = { orgs: 0, profiles: 0, users: 0, modules: 0, tokens: 0, records: 0, photos: 0, attachments: 0, blobs: 0, bytes: 0, verified: 0, skipped: [] };
+  /** Target key → hash it must have, checked by reading every copy back before the commit. */
   const copies = new Map<string, string>();
-  const copy = async (key: string, sha256: string | null) => {
-    const c = await copyBlob(source.blobs, target.blobs, key, sha256);
-    copies.set(c.key, c.sha256);
-    report.blobs++;
-    report.bytes += c.size;
-    return c;
-  };
-
-  for (const org of await source.store.directory.listOrgs()) {
-    await target.store.directory.insertOrg(org);
-    report.orgs++;
-    for (const p of await source.store.directory.listProfiles(org.id)) {
-      await target.store.directory.insertProfile(p);
-      report.profiles++;
-    }
-    for (const u of await source.store.directory.listUsers(org.id)) {
-      await target.store.directory.insertUser(u);
-      report.users++;
-    }
-    for (const m of await source.store.directory.listModuleSettings(org.id)) {
-      await target.store.directory.upsertModuleSetting(m);
-      report.modules++;
-    }
-    for (const t of await source.store.tokens.list(org.id)) {
-      await target.store.tokens.insert(t);
-      report.tokens++;
-    }
-    // Bounded: each page advances the offset and the record count is finite.
-    for (let offset = 0; ; offset += PAGE) {
-      const records = await source.store.records.listOfOrg(org.id, { limit: PAGE, offset });
-      for (const r of records) {
-        await target.store.records.insert(r);
-        report.records++;
-        const photo = await source.store.photos.get(org.id, r.id);
-        if (photo) {
-          const c = await copy(photo.blobKey, photo.sha256);
-          await target.store.photos.upsert({ ...photo, blobKey: c.key });
-          report.photos++;
-        }
-        for (let aOffset = 0; ; aOffset += PAGE) {
-          const atts = await source.store.attachments.list(org.id, r.id, { limit: PAGE, offset: aOffset });
-          for (const a of atts) {
-            const blobKey = a.blobKey ? (await copy(a.blobKey, a.sha256)).key : null;
-            await target.store.attachments.insert({ ...a, blobKey });
-            report.attachments++;
-          }
-          if (atts.length < PAGE) break;
-        }
+  try {
+    await source.store.transaction(async (src) => {
+      const damaged = await damagedInSource(src, source.blobs, signal);
+      if (damaged.size > 0 && !opts.skipDamaged) {
+        const named = [...damaged.values()].slice(0, NAMED).map((e) => e.message);
+        const more = damaged.size > NAMED ? `; and ${damaged.size - NAMED} more` : '';
+        throw new MigrationError(
+          `${damaged.size} referenced blob(s) of the source are missing or not of their recorded size, nothing was copied: ${named.join('; ')}${more}. Restore them from a backup, or pass --skip-damaged to migrate everything else and list what was left out`,
+        );
       }
-      progress(report);
-      if (records.length < PAGE) break;
-    }
-  }
-
-  for (const [key, sha256] of copies) {
-    if ((await hashOf(target.blobs, key)) !== sha256) throw new MigrationError(`blob ${key}: the copy in the target differs`);
-    report.verified++;
+      await target.store.transaction(async (dst) => {
+        // Checked again inside the transaction: another migration may have filled it since.
+        await requireEmpty(dst);
+        await copyAll(src, dst, source.blobs, target.blobs, { report, copies, damaged, opts });
+        for (const [key, sha256] of copies) {
+          checkAborted(signal);
+          if ((await hashOf(target.blobs, key)) !== sha256) throw new MigrationError(`blob ${key}: the copy in the target differs from the source`);
+          report.verified++;
+        }
+        progress(report);
+      });
+    });
+  } catch (err) {
+    // The rows were rolled back; the copied bytes go too, so that the target is as it was found.
+    const left = await removeAll(target.blobs, copies.keys());
+    if (left > 0 && err instanceof Error) err.message += ` (${left} copied blob(s) could not be removed from the target; its orphan sweeper will)`;
+    throw err;
   }
   return report;
+}
+
+interface CopyState {
+  report: MigrationReport;
+  copies: Map<string, string>;
+  damaged: Map<string, DamagedBlobError>;
+  opts: MigrationOptions;
+}
+
+async function copyAll(src: Ports, dst: Ports, from: BlobStore, to: BlobStore, s: CopyState): Promise<void> {
+  const { report, copies, opts } = s;
+  const copy = async (ref: BlobRef): Promise<string | undefined> => {
+    checkAborted(opts.signal);
+    try {
+      const known = s.damaged.get(ref.blobKey);
+      if (known) throw known;
+      const c = await copyBlob(from, to, ref);
+      copies.set(c.key, c.sha256);
+      report.blobs++;
+      report.bytes += c.size;
+      return c.key;
+    } catch (err) {
+      if (!(err instanceof DamagedBlobError) || !opts.skipDamaged) throw err;
+      report.skipped.push(skippedOf(err));
+      return undefined;
+    }
+  };
+
+  const orgs = await src.directory.listOrgs();
+  for (const org of orgs) {
+    await dst.directory.insertOrg(org);
+    report.orgs++;
+    for (const p of await src.directory.listProfiles(org.id)) {
+      await dst.directory.insertProfile(p);
+      report.profiles++;
+    }
+    for (const u of await src.directory.listUsers(org.id)) {
+      await dst.directory.insertUser(u);
+      report.users++;
+    }
+    for (const m of await src.directory.listModuleSettings(org.id)) {
+      await dst.directory.upsertModuleSetting(m);
+      report.modules++;
+    }
+    for (const t of await src.tokens.list(org.id)) {
+      await dst.tokens.insert(t);
+      report.tokens++;
+    }
+  }
+  let sinceProgress = 0;
+  for await (const m of recordsWithMedia(src, orgs)) {
+    await dst.records.insert(m.record);
+    report.records++;
+    if (m.photo) {
+      const p = m.photo;
+      const key = await copy({ kind: 'photo', orgId: p.orgId, recordId: p.recordId, id: p.recordId, blobKey: p.blobKey, size: p.size, sha256: p.sha256 });
+      if (key) {
+        await dst.photos.upsert({ ...p, blobKey: key });
+        report.photos++;
+      }
+    }
+    for (const a of m.attachments) {
+      let blobKey: string | null = null;
+      if (a.blobKey) {
+        const key = await copy({ kind: 'attachment', orgId: a.orgId, recordId: a.recordId, id: a.id, blobKey: a.blobKey, size: a.size, sha256: a.sha256 });
+        if (!key) continue;
+        blobKey = key;
+      }
+      await dst.attachments.insert({ ...a, blobKey });
+      report.attachments++;
+    }
+    if (++sinceProgress >= 500) {
+      sinceProgress = 0;
+      opts.progress?.(report);
+    }
+  }
+}
+
+/** Removes every key (best effort); returns how many could not be removed. */
+async function removeAll(blobs: BlobStore, keys: Iterable<string>): Promise<number> {
+  let left = 0;
+  for (const key of keys) await blobs.delete(key).catch(() => left++);
+  return left;
 }

@@ -57,7 +57,8 @@ export function print(value: unknown): void {
 
 /** Opens the stores the root options name, runs `fn`, prints what it returns, closes them. */
 export async function withRuntime(program: Command, fn: (rt: Runtime) => Promise<unknown>): Promise<void> {
-  const config = loadConfig(storeFlags(program));
+  // A command beside a server answers at once: it does not wait for a backend that is not up.
+  const config = loadConfig({ ...storeFlags(program), startupWaitMs: 0 });
   const rt = await openRuntime(config, silentLogger);
   try {
     const result = await fn(rt);

@@ -97,6 +97,16 @@ export const ERROR_CATALOG = {
   ),
   REQUEST_BODY_TOO_LARGE: entry('INVALID_DATA', 400, 'the request body is too large'),
   REQUEST_TIMEOUT: entry('INVALID_REQUEST', 408, 'the request body did not arrive in time'),
+  /**
+   * Refusals at the HTTP protocol level (server/protocol-refusals.ts): Zoho's gateway answers these before its API
+   * does and documents none of them, so the code is INVALID_REQUEST with HTTP's status for each (docs/compatibility.md).
+   */
+  HOST_REQUIRED: entry('INVALID_REQUEST', 400, 'an HTTP/1.1 request needs a Host header'),
+  EXPECTATION_FAILED: entry('INVALID_REQUEST', 417, 'the only expectation supported is 100-continue'),
+  CHUNK_EXTENSIONS_TOO_LARGE: entry('INVALID_REQUEST', 413, 'the chunk extensions are too large'),
+  HEADERS_TOO_LARGE: entry('INVALID_REQUEST', 431, 'the request line and headers are too large'),
+  TOO_MANY_HEADERS: entry('INVALID_REQUEST', 431, 'the request has too many header fields'),
+  HTTP_VERSION_NOT_SUPPORTED: entry('INVALID_REQUEST', 505, 'the HTTP version is not supported; use HTTP/1.1 or HTTP/1.0'),
   /** Downloads only (Range beyond the end); HTTP semantics, not a Zoho code of its own. */
   RANGE_NOT_SATISFIABLE: entry('INVALID_DATA', 416, 'the requested range is not satisfiable'),
   INTERNAL_ERROR: entry('INTERNAL_ERROR', 500, 'Internal Server Error'),

@@ -3,13 +3,15 @@
  * limits), Zoho-shaped errors for everything including unknown paths, malformed requests and unexpected failures,
  * and the operational endpoints (`/healthz`, `/readyz`, `/metrics`).
  */
-import { STATUS_CODES } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
-import { type ZohoError, isZohoError, zohoError } from '../domain/errors.js';
+import { isZohoError, zohoError } from '../domain/errors.js';
 import type { Runtime } from '../runtime.js';
-import { JSON_TYPE, sendError, sendJson } from './http.js';
+import { sendError, sendJson } from './http.js';
 import { ServerMetrics } from './metrics.js';
+import { CONNECT_REFUSAL, type Refusal, rawErrorResponse, refusalError, refusalOfClientError, refusalOfRequest } from './protocol-refusals.js';
 import { type JournalFacts, type RequestEntry, RequestJournal, redactedQuery, requestIdGenerator } from './request-journal.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerCrmRoutes } from './routes/crm.js';
@@ -40,21 +42,25 @@ export interface CrmMediaServer {
   beginClosing(): void;
 }
 
-/** A complete HTTP/1.1 response for a catalog error, written to a socket Fastify has not taken over. */
-function rawErrorResponse(err: ZohoError): string {
-  const body = JSON.stringify(err.toBody());
-  return `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status]}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
-}
-const CLIENT_ERROR_RESPONSE = rawErrorResponse(zohoError('INVALID_REQUEST'));
-const REQUEST_TIMEOUT_RESPONSE = rawErrorResponse(zohoError('REQUEST_TIMEOUT'));
-
 export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
   const metrics = new ServerMetrics();
+  metrics.watchWebhooks(rt.webhooks.outcomes);
   const journal = new RequestJournal(rt.config.journalSize);
   const accessLog = rt.config.accessLog;
   let closing = false;
+  const nextRequestId = requestIdGenerator();
+  /** Answers a protocol-level refusal on a socket no reply owns (the parser gave up, or CONNECT), and counts it. */
+  const refuseOnSocket = (socket: Duplex, refusal: Refusal) => {
+    const err = refusalError(refusal);
+    metrics.protocolRefused(refusal.kind, err.status);
+    socket.end(rawErrorResponse(err, nextRequestId()));
+  };
   const app = Fastify({
-    genReqId: requestIdGenerator(),
+    genReqId: nextRequestId,
+    // Node's own answers (400 for a missing Host, 417 for an unknown Expect) are plain text; those requests are let
+    // through to the onRequest hook, which refuses them in Zoho's shape. Timeouts are checked every second, so that
+    // a request whose headers are too slow is answered promptly after its bound rather than up to 30 s later.
+    http: { requireHostHeader: false, connectionsCheckingInterval: 1_000 },
     loggerInstance: opts.logger as FastifyBaseLogger,
     // A log line per request costs more than serving a small photo; errors are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
@@ -73,15 +79,31 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
       if (err.code === 'FST_ERR_BAD_URL') return sendError(reply, zohoError('INVALID_URL_PATTERN'));
       return sendError(reply, zohoError('INVALID_REQUEST'));
     },
-    // Malformed HTTP (the parser refused it): answer in Zoho's shape, not Node's plain-text 400.
-    // Also the request timeout (headers that take too long).
+    // Malformed HTTP (the parser refused it) and requests too slow to arrive: answered in Zoho's shape, with the
+    // status HTTP gives each (protocol-refusals.ts), not Node's plain-text 400. Never logged: the packet holds headers.
     clientErrorHandler: (err, socket) => {
-      const response = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-      if (!socket.writable || response?.headersSent) return socket.destroy();
-      const timedOut = (err as { code?: string }).code === 'ERR_HTTP_REQUEST_TIMEOUT';
-      socket.end(timedOut ? REQUEST_TIMEOUT_RESPONSE : CLIENT_ERROR_RESPONSE);
+      const refusal = refusalOfClientError(err as unknown as { code?: string; reason?: string; rawPacket?: Buffer });
+      if (!refusal || !socket.writable) return socket.destroy();
+      const inFlight = (socket as { _httpMessage?: ServerResponse })._httpMessage;
+      if (!inFlight) return refuseOnSocket(socket, refusal);
+      if (inFlight.req.complete) {
+        // The refused bytes follow a whole request (pipelined): its answer goes out first, then the refusal.
+        inFlight.once('finish', () => (socket.writable ? refuseOnSocket(socket, refusal) : socket.destroy()));
+        inFlight.once('close', () => inFlight.writableFinished || socket.destroy());
+        return;
+      }
+      if (!inFlight.headersSent) return refuseOnSocket(socket, refusal);
+      // The request's own body is broken after its answer began (an upload refused early): no second answer fits.
+      metrics.protocolRefused(refusal.kind, 0);
+      if (inFlight.writableEnded) socket.end();
+      else socket.destroy();
     },
   });
+
+  // CONNECT never reaches a route: without a listener Node drops the connection without a word.
+  app.server.on('connect', (_req: IncomingMessage, socket: Duplex) => (socket.writable ? refuseOnSocket(socket, CONNECT_REFUSAL) : socket.destroy()));
+  // An Expect other than 100-continue: Node would answer 417 by itself; through Fastify, the onRequest hook answers it.
+  app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => app.server.emit('request', req, res));
 
   app.decorateRequest('operation', 'other');
   app.decorateRequest('bodyBytes', 0);
@@ -95,6 +117,16 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
   app.addHook('onRequest', (request, reply, done) => {
     // Every answer carries the id its log lines and journal entry carry.
     reply.header('x-request-id', request.id);
+    const refusal = refusalOfRequest(request.raw);
+    if (refusal) {
+      const err = refusalError(refusal);
+      request.operation = 'protocol';
+      metrics.protocolRefused(refusal.kind, err.status);
+      // The body was not read and cannot be told apart from a next request: the connection ends with the answer.
+      reply.header('connection', 'close');
+      sendError(reply, err);
+      return;
+    }
     // Fastify answers a Content-Type it cannot parse with its own 415 before any route runs. Routes judge bodies
     // themselves (an upload that is not multipart gets Zoho's INVALID_REQUEST), so such a header counts as absent.
     const contentType = request.headers['content-type'];

@@ -11,6 +11,7 @@ export class ServerMetrics {
   private readonly bytesIn: Counter<'route'>;
   private readonly bytesOut: Counter<'route'>;
   private readonly rejections: Counter<'route' | 'reason'>;
+  private readonly refusals: Counter<'kind' | 'status'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'crm_media_' });
@@ -43,6 +44,12 @@ export class ServerMetrics {
       name: 'crm_media_upload_rejections_total',
       help: 'Uploads refused, by route and Zoho error (the catalog entry name)',
       labelNames: ['route', 'reason'],
+      registers: [this.registry],
+    });
+    this.refusals = new Counter({
+      name: 'crm_media_protocol_refusals_total',
+      help: 'Requests refused at the HTTP protocol level (malformed, too large, too slow, no Host, unmet Expect, CONNECT, HTTP/0.9 or 2.0), by kind and status (0: the connection was cut after an answer already on its way)',
+      labelNames: ['kind', 'status'],
       registers: [this.registry],
     });
   }
@@ -79,6 +86,24 @@ export class ServerMetrics {
 
   uploadRejected(route: string, reason: string): void {
     this.rejections.inc({ route, reason });
+  }
+
+  /** Webhook attempts of this instance by outcome, read from `outcomes` at every scrape. */
+  watchWebhooks(outcomes: Readonly<Record<string, number>>): void {
+    new Counter({
+      name: 'crm_media_webhook_attempts_total',
+      help: 'Webhook delivery attempts made by this instance, by outcome (delivered; retry: failed, to be retried; failed: given up)',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [outcome, n] of Object.entries(outcomes)) this.inc({ outcome }, n);
+      },
+    });
+  }
+
+  protocolRefused(kind: string, status: number): void {
+    this.refusals.inc({ kind, status: String(status) });
   }
 
   render(): Promise<string> {

@@ -10,6 +10,7 @@ import type { OutboxEvent, WorkflowRule } from '../domain/entities.js';
 import { newZohoId } from '../domain/ids.js';
 import type { DomainLogger } from '../domain/ports/logger.js';
 import type { MetadataPorts } from '../domain/ports/metadata.js';
+import { redactSecrets } from '../logging/redact.js';
 
 export interface DeliveryOptions {
   pollMs: number;
@@ -30,7 +31,11 @@ export function signature(secret: string, body: string, unixSeconds: number): st
   return `t=${unixSeconds},v1=${mac}`;
 }
 
+export type AttemptOutcome = 'delivered' | 'retry' | 'failed';
+
 export class WebhookDeliverer {
+  /** Attempts this instance made since it started, by outcome (read by the metrics): which instances deliver. */
+  readonly outcomes: Record<AttemptOutcome, number> = { delivered: 0, retry: 0, failed: 0 };
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private again = false;
@@ -133,7 +138,8 @@ export class WebhookDeliverer {
         await res.body?.cancel().catch(() => {});
         if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
       } catch (err) {
-        error = (err as Error).name === 'TimeoutError' ? `timed out after ${this.opts.timeoutMs} ms` : String((err as Error).message);
+        // Stored, shown by the admin API and logged: a URL in the message (fetch names it) loses its credentials.
+        error = (err as Error).name === 'TimeoutError' ? `timed out after ${this.opts.timeoutMs} ms` : redactSecrets(describeFetchError(err));
       }
     }
     const finishedAt = this.opts.now();
@@ -147,6 +153,7 @@ export class WebhookDeliverer {
       error,
     });
     if (error === null) {
+      this.outcomes.delivered++;
       await this.store.outbox.update(event.id, {
         status: 'delivered',
         attempts: attempt,
@@ -157,6 +164,7 @@ export class WebhookDeliverer {
       return;
     }
     const giveUp = !rule || attempt >= this.opts.maxAttempts;
+    this.outcomes[giveUp ? 'failed' : 'retry']++;
     await this.store.outbox.update(event.id, {
       status: giveUp ? 'failed' : 'pending',
       attempts: attempt,
@@ -172,4 +180,13 @@ export class WebhookDeliverer {
     const exp = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** (attempt - 1));
     return Math.round(exp * (0.9 + Math.random() * 0.2));
   }
+}
+
+/** fetch says only "fetch failed"; the reason (connection refused, host not found, …) is in its cause. */
+function describeFetchError(err: unknown): string {
+  const message = String((err as Error)?.message ?? err);
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause;
+  if (!cause) return message;
+  const detail = typeof cause.code === 'string' ? cause.code : String(cause.message ?? '');
+  return detail ? `${message}: ${detail}` : message;
 }

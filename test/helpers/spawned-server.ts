@@ -7,6 +7,29 @@ import { createServer } from 'node:net';
 
 export const CLI = ['--import', 'tsx', 'src/cli.ts'];
 
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `crm-media …` to completion with exactly `env` (bounded: killed after `timeoutMs`). */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI, ...args], { env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -26,7 +49,9 @@ export interface SpawnedServer {
   stop(graceMs?: number): Promise<number | null>;
 }
 
-export async function spawnServer(opts: { args?: string[]; env?: Record<string, string>; readyTimeoutMs?: number } = {}): Promise<SpawnedServer> {
+export async function spawnServer(
+  opts: { args?: string[]; env?: Record<string, string>; readyTimeoutMs?: number; onOutput?: (text: string) => void } = {},
+): Promise<SpawnedServer> {
   const port = await freePort();
   const child = spawn(process.execPath, [...CLI, ...(opts.args ?? []), 'serve', '--port', String(port), '--host', '127.0.0.1'], {
     cwd: process.cwd(),
@@ -39,8 +64,12 @@ export async function spawnServer(opts: { args?: string[]; env?: Record<string, 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const seen = (d: Buffer) => {
+    out += d.toString();
+    opts.onOutput?.(out);
+  };
+  child.stdout!.on('data', seen);
+  child.stderr!.on('data', seen);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), opts.readyTimeoutMs ?? 30_000);

@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -225,17 +225,30 @@ describe(`crm-media CLI (${BACKEND})`, () => {
     }
   });
 
-  it('serve on a fresh data directory: the printed curl line works as pasted; SIGTERM exits 0', async () => {
+  it('serve on a fresh data directory: the printed curl line works as pasted (on PostgreSQL with the token from its file); SIGTERM exits 0', async () => {
     const ws = await workspace();
     const serve = await Serve.start(ws);
     try {
-      const tokens = serve.stdout.match(new RegExp(TOKEN.source, 'g')) ?? [];
-      expect(tokens.length).toBeGreaterThanOrEqual(3); // shown once on its own, and in both curl lines
-      expect(new Set(tokens).size).toBe(1);
-      const token = tokens[0]!;
-      expect(serve.stdout).toMatch(/curl -s -X POST http:\/\/127\.0\.0\.1:\d+\/crm\/v8\/Leads -H "Authorization: Zoho-oauthtoken 1000\./);
+      let token: string;
+      let curl = serve.stdout;
+      if (BACKEND === 'sqlite-disk') {
+        const tokens = serve.stdout.match(new RegExp(TOKEN.source, 'g')) ?? [];
+        expect(tokens.length).toBeGreaterThanOrEqual(3); // shown once on its own, and in both curl lines
+        expect(new Set(tokens).size).toBe(1);
+        token = tokens[0]!;
+        expect(serve.stdout).toMatch(/curl -s -X POST http:\/\/127\.0\.0\.1:\d+\/crm\/v8\/Leads -H "Authorization: Zoho-oauthtoken 1000\./);
+      } else {
+        // A production console: the minted token is never printed, only kept in a file its owner alone may read.
+        expect(serve.stdout).not.toMatch(TOKEN);
+        const file = join(ws.dir, 'bootstrap-tokens');
+        expect(serve.stdout).toContain(`access token (all scopes): written to ${file}`);
+        expect((await stat(file)).mode & 0o777).toBe(0o600);
+        token = TOKEN.exec(await readFile(file, 'utf8'))![0];
+        expect(serve.stdout).toContain('Zoho-oauthtoken <token>');
+        curl = serve.stdout.replaceAll('<token>', token);
+      }
 
-      const inserted = await replayCurlLine(serve.stdout);
+      const inserted = await replayCurlLine(curl);
       expect(inserted.status, inserted.text).toBe(201);
       const id = inserted.json.data[0].details.id as string;
       const image = png(24, 24);
@@ -276,7 +289,8 @@ describe(`crm-media CLI (${BACKEND})`, () => {
     });
 
     it('CRM_MEDIA_DEV_TOKEN fixes the token; on the second start it still works and is not printed as new', async () => {
-      const first = await Serve.start(ws, { CRM_MEDIA_DEV_TOKEN: devToken });
+      // On PostgreSQL the first start prints it only when asked to (CRM_MEDIA_PRINT_BOOTSTRAP_TOKEN).
+      const first = await Serve.start(ws, { CRM_MEDIA_DEV_TOKEN: devToken, ...(BACKEND === 'postgres-s3' ? { CRM_MEDIA_PRINT_BOOTSTRAP_TOKEN: 'true' } : {}) });
       try {
         expect(first.stdout).toContain(devToken);
         expect(first.stdout).toContain(`Zoho-oauthtoken ${devToken}`);

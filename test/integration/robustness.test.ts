@@ -196,11 +196,11 @@ describe('odd methods', () => {
     expectZohoError(r.response!, { status: 401, code: 'AUTHENTICATION_FAILURE', message: 'Authentication failed' });
   });
 
-  it('an unknown method token (FOO) is malformed HTTP → 400 INVALID_REQUEST, closed', async () => {
+  it('an unknown method token (FOO) in a well-formed request line → 400 INVALID_REQUEST_METHOD, closed', async () => {
     const r = await rawExchange(server.url, (s) => write(s, `${head('FOO', `/crm/v8/Leads/${record}/photo`)}\r\n`));
     expect(r.closed).toBe(true);
     expect(r.response?.status).toBe(400);
-    expect(r.response?.json).toEqual(INVALID_REQUEST_BODY);
+    expect(r.response?.json).toEqual({ code: 'INVALID_REQUEST_METHOD', details: {}, message: 'The http request method type is not a valid one', status: 'error' });
   });
 
   it('CONNECT: the server survives (and any answer is Zoho-shaped)', async () => {
@@ -216,7 +216,6 @@ describe('malformed HTTP over a raw socket', () => {
     ['spaces in the request target', 'GET /crm/v8/Leads/1 2 3/photo HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['a header line without a colon', 'GET /crm/v8/Leads/1/photo HTTP/1.1\r\nHost: x\r\nThis is not a header\r\n\r\n'],
     ['a header name with a space', 'GET /crm/v8/Leads/1/photo HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n'],
-    ['an unknown HTTP version', 'GET /crm/v8/Leads/1/photo HTTP/7.5\r\nHost: x\r\n\r\n'],
     ['two Content-Length values that disagree', 'POST /crm/v8/Leads HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello'],
     ['Content-Length and Transfer-Encoding together', 'POST /crm/v8/Leads HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
     ['a non-numeric Content-Length', 'POST /crm/v8/Leads HTTP/1.1\r\nHost: x\r\nContent-Length: lots\r\n\r\n'],

@@ -1,6 +1,7 @@
 /**
  * Two instances deliver one outbox: every event reaches the webhook exactly once, also when one instance restarts
- * in the middle. (postgres-s3 project only.)
+ * in the middle, and the delivering is shared: each instance's metrics show attempts of its own, and the attempts of
+ * all of them add up to the events. (postgres-s3 project only.)
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -23,6 +24,14 @@ let receiver: WebhookReceiver;
 let token: string;
 
 const auth = () => ({ authorization: `Zoho-oauthtoken ${token}` });
+
+/** The webhook attempts one instance made, by outcome, from its /metrics. */
+async function attempts(s: SpawnedServer): Promise<Record<string, number>> {
+  const text = (await http('GET', `${s.url}/metrics`)).text;
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^crm_media_webhook_attempts_total\{outcome="(\w+)"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
 
 async function admin(s: SpawnedServer, method: string, path: string, body?: unknown) {
   const res = await http(method, `${s.url}/_admin${path}`, {
@@ -73,6 +82,9 @@ describe('webhook delivery across two instances', () => {
       ids.push(res.json.data[0].details.id);
     };
     await Promise.all(Array.from({ length: 20 }, (_, i) => upload(i % 2 ? a : b, i)));
+    // What the first A delivered, read before it stops (once its own uploads' events are out).
+    await receiver.waitFor((ds) => ds.length >= 10, 30_000);
+    const firstA = await attempts(a);
     // Restart A (graceful: its attempts in flight finish) while events are being delivered.
     expect(await a.stop()).toBe(0);
     await Promise.all(Array.from({ length: 20 }, (_, i) => upload(b, 20 + i)));
@@ -86,5 +98,24 @@ describe('webhook delivery across two instances', () => {
     expect(delivered.length).toBe(ids.length);
     expect([...delivered].sort()).toEqual([...ids].sort());
     expect(new Set(receiver.deliveries.map((d) => d.headers['x-crm-media-delivery'])).size).toBe(ids.length);
+
+    // Both instances delivered: the first A before its restart, B while A was down.
+    expect(firstA['delivered'], JSON.stringify(firstA)).toBeGreaterThan(0);
+    expect((await attempts(b))['delivered']).toBeGreaterThan(0);
+
+    // With both up again, the delivering is shared, and the attempts of the two are exactly the new events.
+    const [aBefore, bBefore] = [await attempts(a), await attempts(b)];
+    await Promise.all(Array.from({ length: 30 }, (_, i) => upload(i % 2 ? a : b, 50 + i)));
+    await receiver.waitFor((ds) => ds.length === ids.length, 30_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(receiver.deliveries.length).toBe(ids.length);
+    expect(new Set(receiver.deliveries.map((d) => d.headers['x-crm-media-delivery'])).size).toBe(ids.length);
+    const [aAfter, bAfter] = [await attempts(a), await attempts(b)];
+    const byA = aAfter['delivered']! - (aBefore['delivered'] ?? 0);
+    const byB = bAfter['delivered']! - (bBefore['delivered'] ?? 0);
+    expect(byA, JSON.stringify({ aBefore, aAfter, bBefore, bAfter })).toBeGreaterThan(0);
+    expect(byB).toBeGreaterThan(0);
+    expect(byA + byB).toBe(30);
+    for (const o of [aAfter, bAfter]) expect([o['retry'], o['failed']]).toEqual([0, 0]);
   });
 });
