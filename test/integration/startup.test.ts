@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PG_ADMIN_URL, S3_CREDENTIALS, backendName, createTestDatabase, prepareBackend, startS3 } from '../helpers/backend.js';
+import { PG_ADMIN_URL, backendName, createTestDatabase, prepareBackend, startS3 } from '../helpers/backend.js';
 import { http } from '../helpers/server.js';
 import { CLI, type SpawnedServer, freePort, runCli, spawnServer } from '../helpers/spawned-server.js';
 
@@ -243,6 +243,8 @@ describe.runIf(BACKEND === 'postgres-s3')('backends that cannot be used are repo
 
   describe('S3', () => {
     /** A working database, so that the blob store is what fails. */
+    /** Any credentials where the store is not reached; those of the test bucket where it is (`over`). */
+    const ANY_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
     async function s3Env(over: Record<string, string>): Promise<Record<string, string>> {
       const db = await createTestDatabase();
       cleanups.push(() => db.drop());
@@ -250,8 +252,8 @@ describe.runIf(BACKEND === 'postgres-s3')('backends that cannot be used are repo
         DATABASE_URL: db.url,
         CRM_MEDIA_BLOB_STORE: 's3',
         CRM_MEDIA_S3_FORCE_PATH_STYLE: 'true',
-        AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+        AWS_ACCESS_KEY_ID: ANY_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: ANY_CREDENTIALS.secretAccessKey,
         CRM_MEDIA_STARTUP_WAIT_MS: '0',
         ...over,
       };
@@ -271,7 +273,12 @@ describe.runIf(BACKEND === 'postgres-s3')('backends that cannot be used are repo
     it('a bucket that does not exist: one line naming CRM_MEDIA_S3_BUCKET', async () => {
       const s3 = await startS3(join(await tempDir(), 's3'));
       cleanups.push(() => s3.stop());
-      const r = await serveUntilExit(['--data', await tempDir()], await s3Env({ CRM_MEDIA_S3_BUCKET: 'no-such-bucket', CRM_MEDIA_S3_ENDPOINT: s3.endpoint }));
+      const r = await serveUntilExit(['--data', await tempDir()], await s3Env({
+          CRM_MEDIA_S3_BUCKET: 'no-such-bucket',
+          CRM_MEDIA_S3_ENDPOINT: s3.endpoint,
+          AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+        }));
       expectOneLineFailure(r, /the bucket "no-such-bucket" does not exist at the S3 endpoint http:\/\/127\.0\.0\.1:\d+ \(CRM_MEDIA_S3_BUCKET\)$/);
     });
 
