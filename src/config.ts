@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { DEV_ACCESS_TOKEN, DEV_ADMIN_KEY, isLoopbackHost } from './dev-credentials.js';
 
 const MiB = 1024 * 1024;
 
@@ -39,6 +40,13 @@ export const DEFAULTS = {
   accelCacheSeconds: 0,
   journalSize: 1000,
   accessLog: false,
+  // Packaging, embedding and development: in-memory stores, the well-known credentials, TLS, log format.
+  inMemory: false,
+  memoryMaxBytes: 512 * MiB,
+  dev: false,
+  exposeDevCredentials: false,
+  logFormat: 'auto',
+  apiDomainFromHost: false,
 } as const;
 
 const bool = z.preprocess((v) => (typeof v === 'string' ? !['', '0', 'false', 'no', 'off'].includes(v.toLowerCase()) : v), z.boolean());
@@ -107,6 +115,35 @@ const configSchema = z.object({
   journalSize: z.coerce.number().int().min(0).max(1_000_000),
   /** One structured log line per request to the Zoho surface (never a token; query values redacted). */
   accessLog: bool,
+  /** Metadata (SQLite `:memory:`) and bytes in this process's memory; nothing is written to disk. Implies `dev`. */
+  inMemory: bool,
+  /** In memory: what all stored bytes together may take (uploads beyond it get STORAGE_SPACE_EXCEEDED). */
+  memoryMaxBytes: z.coerce.number().int().min(1),
+  /** The well-known development token and admin key (dev-credentials.ts), and the access log on by default. */
+  dev: bool,
+  /** Dev credentials on a non-loopback address: allowed only when this confirms it. */
+  exposeDevCredentials: bool,
+  /** `pretty` for people, `json` for machines; `auto`: pretty on a terminal, JSON otherwise. */
+  logFormat: z.enum(['auto', 'pretty', 'json']),
+  /** HTTPS with this certificate (PEM file; with `tlsKey`). */
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  /**
+   * The token endpoint's `api_domain` from the request's Host even when a public URL is set, a Zoho accounts host
+   * (`accounts.zoho.eu`) answering with its data centre's API host (`https://www.zohoapis.eu`).
+   */
+  apiDomainFromHost: bool,
+}).refine((c) => !c.inMemory || (c.database === undefined && c.blobStore !== 's3'), {
+  message: 'the in-memory store keeps metadata and bytes in memory: leave out --database and --blob-store s3',
+  path: ['inMemory'],
+}).refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), {
+  message: 'HTTPS needs both a certificate and its key (--tls-cert and --tls-key)',
+  path: ['tlsCert'],
+}).refine((c) => !(c.dev || c.inMemory) || isLoopbackHost(c.host) || c.exposeDevCredentials, {
+  message:
+    'the development credentials are published: on a non-loopback address they let anyone in. Listen on 127.0.0.1, ' +
+    'or confirm with --expose-dev-credentials (CRM_MEDIA_EXPOSE_DEV_CREDENTIALS=1)',
+  path: ['host'],
 }).refine((c) => c.blobStore !== 's3' || c.s3Bucket !== undefined, {
   message: 'the s3 blob store needs a bucket (--s3-bucket / CRM_MEDIA_S3_BUCKET)',
   path: ['s3Bucket'],
@@ -158,6 +195,14 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   webhookRetryMaxMs: 'CRM_MEDIA_WEBHOOK_RETRY_MAX_MS',
   journalSize: 'CRM_MEDIA_JOURNAL_SIZE',
   accessLog: 'CRM_MEDIA_ACCESS_LOG',
+  inMemory: 'CRM_MEDIA_IN_MEMORY',
+  memoryMaxBytes: 'CRM_MEDIA_MEMORY_MAX_BYTES',
+  dev: 'CRM_MEDIA_DEV',
+  exposeDevCredentials: 'CRM_MEDIA_EXPOSE_DEV_CREDENTIALS',
+  logFormat: 'CRM_MEDIA_LOG_FORMAT',
+  tlsCert: 'CRM_MEDIA_TLS_CERT',
+  tlsKey: 'CRM_MEDIA_TLS_KEY',
+  apiDomainFromHost: 'CRM_MEDIA_API_DOMAIN_FROM_HOST',
 };
 
 export type ConfigInput = { [K in keyof Config]?: unknown };
@@ -177,8 +222,39 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   }
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')} (${ENV_NAMES[i.path[0] as keyof Config] ?? ''}): ${i.message}`);
+    const problems = parsed.error.issues.map((i) => describeProblem(i.path[0] as keyof Config, i.message, merged, flags, env));
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
-  return { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
+  return withDevDefaults({ ...parsed.data, dataDir: resolve(parsed.data.dataDir) }, flags, env);
+}
+
+/** Settings whose values are never repeated in an error message. */
+const SECRET_SETTINGS = new Set<keyof Config>(['adminKey', 'devToken', 'database']);
+
+/** One line per problem, naming where the value came from: the command line, an environment variable, a default. */
+function describeProblem(key: keyof Config, message: string, merged: Record<string, unknown>, flags: ConfigInput, env: NodeJS.ProcessEnv): string {
+  const envName = ENV_NAMES[key];
+  const source =
+    flags[key] !== undefined
+      ? 'from the command line'
+      : env[envName] !== undefined && env[envName] !== ''
+        ? `from ${envName}`
+        : key === 'port' && env['PORT']
+          ? 'from PORT'
+          : `default; set ${envName}`;
+  const value = merged[key] === undefined || SECRET_SETTINGS.has(key) ? '' : ` ${JSON.stringify(String(merged[key]))}`;
+  return `${key}${value} (${source}): ${message}`;
+}
+
+/** Development mode (`--dev`, implied by `--in-memory`): the well-known credentials, and the access log unless set. */
+function withDevDefaults(config: Config, flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
+  if (!config.dev && !config.inMemory) return config;
+  const accessLogSet = flags.accessLog !== undefined || (env[ENV_NAMES.accessLog] ?? '') !== '';
+  return {
+    ...config,
+    dev: true,
+    adminKey: config.adminKey ?? DEV_ADMIN_KEY,
+    devToken: config.devToken ?? DEV_ACCESS_TOKEN,
+    accessLog: accessLogSet ? config.accessLog : true,
+  };
 }

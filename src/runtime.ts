@@ -20,6 +20,7 @@ import type { MetadataStore } from './domain/ports/metadata.js';
 import { RecordService } from './domain/records.js';
 import { WorkflowAdmin } from './domain/workflow-rules.js';
 import { DiskBlobStore } from './storage/blobs/disk.js';
+import { MemoryBlobStore } from './storage/blobs/memory.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 
 /** Downloads handed to nginx (X-Accel-Redirect, disk store): where nginx finds a blob, and how long it may reuse an authorization. */
@@ -59,8 +60,9 @@ export async function openMetadataStore(config: Config): Promise<MetadataStore> 
     const { openPostgresStore } = await import('./storage/metadata/postgres.js');
     return openPostgresStore({ url: config.database, poolSize: config.pgPoolSize });
   }
-  const { openSqliteStore } = await import('./storage/metadata/sqlite.js');
-  return openSqliteStore({ file: join(config.dataDir, 'crm-media.sqlite'), synchronous: config.sqliteSynchronous });
+  const { MEMORY, openSqliteStore } = await import('./storage/metadata/sqlite.js');
+  const file = config.inMemory ? MEMORY : join(config.dataDir, 'crm-media.sqlite');
+  return openSqliteStore({ file, synchronous: config.sqliteSynchronous });
 }
 
 export async function openBlobStore(config: Config): Promise<BlobStore> {
@@ -75,6 +77,7 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
       maxConcurrentUploads: config.s3MaxConcurrentUploads,
     });
   }
+  if (config.inMemory) return new MemoryBlobStore(config.memoryMaxBytes);
   return new DiskBlobStore(config.dataDir).init();
 }
 
@@ -85,7 +88,8 @@ function accelHandOff(config: Config, blobs: BlobStore): AccelHandOff | undefine
 }
 
 export async function openRuntime(config: Config, log: DomainLogger, now: () => number = Date.now): Promise<Runtime> {
-  await mkdir(config.dataDir, { recursive: true });
+  // In memory, nothing is written to disk: not even an empty data directory.
+  if (!config.inMemory) await mkdir(config.dataDir, { recursive: true });
   const store = await openMetadataStore(config);
   let blobs: BlobStore;
   try {

@@ -29,6 +29,8 @@ declare module 'fastify' {
 export interface ServerOptions {
   logger: Logger;
   adminKey: string;
+  /** HTTPS with this PEM certificate and key (`--tls-cert`, `--tls-key`) instead of plain HTTP. */
+  tls?: { cert: Buffer; key: Buffer } | undefined;
 }
 
 export interface CrmMediaServer {
@@ -54,6 +56,7 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
   const accessLog = rt.config.accessLog;
   let closing = false;
   const app = Fastify({
+    ...(opts.tls ? { https: opts.tls } : {}),
     genReqId: requestIdGenerator(),
     loggerInstance: opts.logger as FastifyBaseLogger,
     // A log line per request costs more than serving a small photo; errors are logged where they happen.

@@ -2,6 +2,7 @@
  * Starting and stopping a whole server: stores, services, first-start bootstrap, seeding, HTTP, the sweeper.
  * Used by `crm-media serve` and by the tests (which start real servers on loopback).
  */
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
@@ -10,6 +11,7 @@ import type { Config } from '../config.js';
 import { type Runtime, openRuntime } from '../runtime.js';
 import { type SeedReport, applySeed, readSeedFile } from '../admin/seed.js';
 import { buildServer } from './app.js';
+import { LOG_RECORD_OPTIONS, prettyDestination, resolveLogFormat } from './log-format.js';
 import { type RequestJournal, redactedQuery } from './request-journal.js';
 
 export interface RunningServer {
@@ -27,31 +29,65 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({
+export function createLogger(config: Pick<Config, 'logLevel'> & Partial<Pick<Config, 'logFormat'>>): Logger {
+  const options = {
     level: config.logLevel,
     base: undefined,
+    ...LOG_RECORD_OPTIONS,
     // Should anything log a request object, its query values are redacted and its headers left out (tokens).
     serializers: { req: (req: { method?: string; url?: string }) => ({ method: req.method, path: req.url?.split('?', 1)[0], query: redactedQuery(req.url ?? '') }) },
-  });
+  };
+  return resolveLogFormat(config.logFormat ?? 'json') === 'pretty' ? pino(options, prettyDestination(process.stdout)) : pino(options);
+}
+
+/** The server could not listen: said in one line with what to do, instead of Node's stack trace. */
+export class ListenError extends Error {}
+
+function listenError(err: unknown, config: Config): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `${config.host}:${config.port}`;
+  if (code === 'EADDRINUSE') {
+    return new ListenError(`${where} is already in use (another crm-media-server?): stop it, or choose another port with --port (--port 0 takes any free one)`);
+  }
+  if (code === 'EACCES') return new ListenError(`not allowed to listen on ${where}: ports below 1024 need privileges; choose another with --port`);
+  if (code === 'EADDRNOTAVAIL') return new ListenError(`${config.host} is not an address of this machine (--host)`);
+  return err;
+}
+
+async function readTls(config: Config): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (!config.tlsCert || !config.tlsKey) return undefined;
+  const read = async (path: string, what: string) => {
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new ListenError(`cannot read the TLS ${what} ${path}: ${(err as Error).message}`);
+    }
+  };
+  return { cert: await read(config.tlsCert, 'certificate'), key: await read(config.tlsKey, 'key') };
 }
 
 export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
+  const tls = await readTls(config);
   const runtime = await openRuntime(config, logger);
   try {
     const seed = config.seedFile ? await applySeed(runtime.admin, await readSeedFile(config.seedFile)) : undefined;
     const boot = await bootstrap(runtime);
     await runtime.store.durable();
     const key = await adminKey(runtime);
-    const { app, journal, beginClosing } = buildServer(runtime, { logger, adminKey: key.key });
-    await app.listen({ port: config.port, host: config.host });
+    const { app, journal, beginClosing } = buildServer(runtime, { logger, adminKey: key.key, tls });
+    try {
+      await app.listen({ port: config.port, host: config.host });
+    } catch (err) {
+      await app.close().catch(() => {});
+      throw listenError(err, config);
+    }
     const port = (app.server.address() as AddressInfo).port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     runtime.sweeper.start(config.sweepIntervalMs);
     runtime.webhooks.start();
     let stopping: Promise<void> | undefined;
     return {
-      url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+      url: `${tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${port}`,
       port,
       runtime,
       app,
