@@ -49,10 +49,20 @@ export const DEFAULTS = {
   apiDomainFromHost: false,
 } as const;
 
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: MiB, mb: MiB, mib: MiB, g: 1024 * MiB, gb: 1024 * MiB, gib: 1024 * MiB };
+
+/** `536870912`, `512MiB`, `512m`, `2 GiB` → bytes (binary units, whatever the spelling); anything else unchanged. */
+export function parseSize(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(v);
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  return m && unit !== undefined ? Math.round(Number(m[1]) * unit) : v;
+}
+
 const bool = z.preprocess((v) => (typeof v === 'string' ? !['', '0', 'false', 'no', 'off'].includes(v.toLowerCase()) : v), z.boolean());
 
 const configSchema = z.object({
-  port: z.coerce.number().int().min(0).max(65535),
+  port: z.coerce.number({ error: 'a port number (0 for any free port)' }).int().min(0).max(65535),
   host: z.string().min(1),
   dataDir: z.string().min(1),
   adminKey: z.string().min(16, 'an admin key needs at least 16 characters').optional(),
@@ -118,7 +128,7 @@ const configSchema = z.object({
   /** Metadata (SQLite `:memory:`) and bytes in this process's memory; nothing is written to disk. Implies `dev`. */
   inMemory: bool,
   /** In memory: what all stored bytes together may take (uploads beyond it get STORAGE_SPACE_EXCEEDED). */
-  memoryMaxBytes: z.coerce.number().int().min(1),
+  memoryMaxBytes: z.preprocess(parseSize, z.number({ error: 'a size in bytes, or with a unit: 512MiB, 2GiB' }).int().min(1)),
   /** The well-known development token and admin key (dev-credentials.ts), and the access log on by default. */
   dev: bool,
   /** Dev credentials on a non-loopback address: allowed only when this confirms it. */

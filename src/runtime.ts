@@ -53,6 +53,9 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** The embedded store's database file in the data directory. */
+export const SQLITE_FILE = 'crm-media.sqlite';
+
 // The backends are imported when chosen: the AWS SDK and pg alone add about 15 MiB of RSS and 4 MiB of live heap
 // (which every major GC marks) to a server that runs on SQLite and disk.
 export async function openMetadataStore(config: Config): Promise<MetadataStore> {
@@ -61,7 +64,7 @@ export async function openMetadataStore(config: Config): Promise<MetadataStore> 
     return openPostgresStore({ url: config.database, poolSize: config.pgPoolSize });
   }
   const { MEMORY, openSqliteStore } = await import('./storage/metadata/sqlite.js');
-  const file = config.inMemory ? MEMORY : join(config.dataDir, 'crm-media.sqlite');
+  const file = config.inMemory ? MEMORY : join(config.dataDir, SQLITE_FILE);
   return openSqliteStore({ file, synchronous: config.sqliteSynchronous });
 }
 

@@ -1,21 +1,59 @@
-/** `crm-media serve` (the default command): starts the server and stops it gracefully on SIGINT/SIGTERM. */
+/** `crm-media serve` (the default command, alias `start`): starts the server and stops it gracefully on SIGINT/SIGTERM. */
 import { type Command, Option } from 'commander';
-import { welcomeText } from '../admin/bootstrap.js';
+import { formatBytes, welcomeRecord, welcomeText } from '../admin/bootstrap.js';
 import { type Config, DEFAULTS, loadConfig } from '../config.js';
+import { resolveLogFormat } from '../server/log-format.js';
 import { createLogger, startServer } from '../server/start.js';
-import { storeFlags } from './shared.js';
+import { givenOnCommandLine, storeFlags } from './shared.js';
+
+interface ServeFlags {
+  port?: string;
+  host?: string;
+  seed?: string;
+  adminKey?: string;
+  logLevel?: string;
+  logFormat?: string;
+  accessLog?: boolean;
+  inMemory?: boolean;
+  memoryMax?: string;
+  dev?: boolean;
+  exposeDevCredentials?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  publicUrl?: string;
+  apiDomainFromHost?: boolean;
+}
 
 export function registerServe(program: Command): void {
   program
     .command('serve', { isDefault: true })
-    .description('start the server (the default command)')
+    .alias('start')
+    .description('start the server (the default command; alias: start)')
     // Defaults live in config.ts only: a commander default would count as a flag and hide PORT.
-    .addOption(new Option('--port <port>', `port to listen on (default ${DEFAULTS.port}; also PORT)`).env('CRM_MEDIA_PORT'))
+    .addOption(new Option('--port <port>', `port to listen on (default ${DEFAULTS.port}, 0 for any free port; also PORT)`).env('CRM_MEDIA_PORT'))
     .addOption(new Option('--host <host>', `address to listen on (default ${DEFAULTS.host})`).env('CRM_MEDIA_HOST'))
+    .addOption(new Option('--in-memory', 'keep metadata and files in memory: nothing is written to disk; implies --dev (env: CRM_MEDIA_IN_MEMORY)'))
+    .addOption(
+      new Option('--memory-max <size>', `with --in-memory: what all files together may take, e.g. 256MiB (default ${formatBytes(DEFAULTS.memoryMaxBytes)})`).env(
+        'CRM_MEDIA_MEMORY_MAX_BYTES',
+      ),
+    )
+    .addOption(new Option('--dev', 'use the well-known development token and admin key, and log every request (env: CRM_MEDIA_DEV)'))
+    .addOption(new Option('--expose-dev-credentials', 'allow --dev / --in-memory on a non-loopback --host (env: CRM_MEDIA_EXPOSE_DEV_CREDENTIALS)'))
     .addOption(new Option('--seed <file>', 'seed the store from a JSON file at start').env('CRM_MEDIA_SEED'))
     .addOption(new Option('--admin-key <key>', 'admin API key (default: generated into <data>/admin.key)').env('CRM_MEDIA_ADMIN_KEY'))
-    .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('CRM_MEDIA_LOG_LEVEL'))
-    .action(async (o: { port?: string; host?: string; seed?: string; adminKey?: string; logLevel?: string }) => {
+    .addOption(new Option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)').env('CRM_MEDIA_TLS_CERT'))
+    .addOption(new Option('--tls-key <file>', 'the PEM private key of --tls-cert').env('CRM_MEDIA_TLS_KEY'))
+    .addOption(new Option('--public-url <url>', "this server's base URL in token answers (api_domain; default: from the request's Host)").env('CRM_MEDIA_PUBLIC_URL'))
+    .addOption(
+      new Option('--api-domain-from-host', "api_domain from the request's Host, accounts.zoho.<dc> answering https://www.zohoapis.<dc> (env: CRM_MEDIA_API_DOMAIN_FROM_HOST)"),
+    )
+    .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)').env('CRM_MEDIA_LOG_LEVEL'))
+    .addOption(new Option('--log-format <format>', 'pretty for people, json for machines (default auto: pretty on a terminal)').choices(['auto', 'pretty', 'json']).env('CRM_MEDIA_LOG_FORMAT'))
+    .addOption(new Option('--access-log', 'one log line per API request (default: on with --dev; env: CRM_MEDIA_ACCESS_LOG)'))
+    .addOption(new Option('--no-access-log', 'no access log, even with --dev'))
+    .action(async (_o: ServeFlags, command: Command) => {
+      const o = givenOnCommandLine<ServeFlags>(command);
       const config: Config = loadConfig({
         ...storeFlags(program),
         port: o.port,
@@ -23,14 +61,37 @@ export function registerServe(program: Command): void {
         seedFile: o.seed,
         adminKey: o.adminKey,
         logLevel: o.logLevel,
+        logFormat: o.logFormat,
+        accessLog: o.accessLog,
+        inMemory: o.inMemory,
+        memoryMaxBytes: o.memoryMax,
+        dev: o.dev,
+        exposeDevCredentials: o.exposeDevCredentials,
+        tlsCert: o.tlsCert,
+        tlsKey: o.tlsKey,
+        publicUrl: o.publicUrl,
+        apiDomainFromHost: o.apiDomainFromHost,
       });
-      const server = await startServer(config, createLogger(config));
-      process.stdout.write(
-        `${welcomeText(server.url, server.bootstrap, { key: server.adminKey, generated: server.adminKeyGenerated, ...(server.adminKeyPath ? { path: server.adminKeyPath } : {}) })}\n`,
-      );
-      for (const t of server.seed?.tokens ?? []) process.stdout.write(`  seeded token for ${t.user} (org ${t.org}): ${t.value}\n`);
+      const logger = createLogger(config);
+      const server = await startServer(config, logger);
+      const facts = {
+        baseUrl: server.url,
+        config,
+        bootstrap: server.bootstrap,
+        admin: { key: server.adminKey, generated: server.adminKeyGenerated, path: server.adminKeyPath },
+        seededTokens: server.seed?.tokens ?? [],
+      };
+      if (resolveLogFormat(config.logFormat) === 'pretty') {
+        process.stdout.write(`${welcomeText(facts)}\n`);
+      } else {
+        logger.info(welcomeRecord(facts), `crm-media-server is listening on ${server.url}`);
+        // A token minted now is a secret shown once: never a log record, so it goes to stderr, apart from the log.
+        const minted = config.dev ? undefined : server.bootstrap?.newToken;
+        if (minted) process.stderr.write(`access token (all scopes; shown once): ${minted}\n`);
+        for (const t of facts.seededTokens) process.stderr.write(`seeded token for ${t.user} (org ${t.org}): ${t.value}\n`);
+      }
       const shutdown = (signal: string) => {
-        process.stdout.write(`${signal}: finishing in-flight requests, then stopping\n`);
+        logger.info({ signal }, 'finishing in-flight requests, then stopping');
         server.stop().then(
           () => process.exit(0),
           () => process.exit(1),

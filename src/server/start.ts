@@ -9,7 +9,7 @@ import { type Logger, pino } from 'pino';
 import { type BootstrapResult, adminKey, bootstrap } from '../admin/bootstrap.js';
 import type { Config } from '../config.js';
 import { type Runtime, openRuntime } from '../runtime.js';
-import { type SeedReport, applySeed, readSeedFile } from '../admin/seed.js';
+import { type SeedDocument, type SeedReport, applySeed, parseSeed, readSeedFile } from '../admin/seed.js';
 import { buildServer } from './app.js';
 import { LOG_RECORD_OPTIONS, prettyDestination, resolveLogFormat } from './log-format.js';
 import { type RequestJournal, redactedQuery } from './request-journal.js';
@@ -66,11 +66,17 @@ async function readTls(config: Config): Promise<{ cert: Buffer; key: Buffer } | 
   return { cert: await read(config.tlsCert, 'certificate'), key: await read(config.tlsKey, 'key') };
 }
 
-export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
+export interface StartOptions {
+  /** A seed document applied before the first-start bootstrap, like `config.seedFile` (which it replaces). */
+  seed?: SeedDocument | undefined;
+}
+
+export async function startServer(config: Config, logger: Logger = createLogger(config), opts: StartOptions = {}): Promise<RunningServer> {
   const tls = await readTls(config);
+  const seedDocument = opts.seed ? parseSeed(opts.seed) : config.seedFile ? await readSeedFile(config.seedFile) : undefined;
   const runtime = await openRuntime(config, logger);
   try {
-    const seed = config.seedFile ? await applySeed(runtime.admin, await readSeedFile(config.seedFile)) : undefined;
+    const seed = seedDocument ? await applySeed(runtime.admin, seedDocument) : undefined;
     const boot = await bootstrap(runtime);
     await runtime.store.durable();
     const key = await adminKey(runtime);
