@@ -1,20 +1,14 @@
 /**
  * The package as a user gets it: `npm pack` of a copy of the project (so that the checkout's own dist/ is left
- * alone), then `npm ci --offline` of the tarball into a folder of its own, from npm's local cache.
- *
- * npm builds the dependency tree of a local tarball from registry metadata (packuments), which `npm ci` of this
- * project does not leave in the cache, so a plain `npm install --offline ./x.tgz` cannot resolve it here. The
- * installing folder is therefore given the lockfile npm itself would write for that install: the tarball as its one
- * dependency and, hoisted beside it, exactly the tree of the npm-shrinkwrap.json the tarball carries. `npm ci
- * --offline` then fetches every package from the cache and runs their install scripts (better-sqlite3's native
- * build) as any install does.
+ * alone), then scripts/install-tarball.mjs (the documented install, the Dockerfile's) into a folder of its own,
+ * offline, from npm's local cache: the tarball's pinned tree, install scripts (better-sqlite3's build) included.
  *
  * The native build takes a minute or more, so an install is kept under node_modules/.cache, keyed by the tarball's
  * dependency tree and the Node ABI; a later run with the same key installs only the new tarball's files over it.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -76,36 +70,8 @@ export async function packAndInstall(): Promise<PackedInstall> {
   const freshInstall = !(await exists(marker));
   if (freshInstall) {
     await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
-    await cp(tarball, join(dir, 'crm-media-server.tgz'));
-    const integrity = `sha512-${createHash('sha512').update(await readFile(tarball)).digest('base64')}`;
-    const manifest = {
-      name: 'packed-install',
-      private: true,
-      dependencies: { 'crm-media-server': 'file:crm-media-server.tgz' },
-      allowScripts: { 'better-sqlite3': true },
-    };
-    const lock = {
-      name: 'packed-install',
-      lockfileVersion: 3,
-      requires: true,
-      packages: {
-        '': { name: 'packed-install', dependencies: manifest.dependencies },
-        'node_modules/crm-media-server': {
-          version: pkg.version,
-          resolved: 'file:crm-media-server.tgz',
-          integrity,
-          license: pkg['license'],
-          dependencies: pkg['dependencies'],
-          bin: pkg['bin'],
-          engines: pkg['engines'],
-        },
-        ...tree,
-      },
-    };
-    await writeFile(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    await writeFile(join(dir, 'package-lock.json'), `${JSON.stringify(lock, null, 2)}\n`);
-    await run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: dir, maxBuffer: 64 * 1024 * 1024, timeout: 15 * 60_000 });
+    // The documented install step (scripts/install-tarball.mjs, also the Dockerfile's), from npm's cache only.
+    await run(process.execPath, [join(ROOT, 'scripts/install-tarball.mjs'), tarball, dir, '--offline'], { maxBuffer: 64 * 1024 * 1024, timeout: 15 * 60_000 });
     await writeFile(marker, `${new Date().toISOString()}\n`);
   } else {
     // The same dependencies, already installed and built: only the package's own files are new.
