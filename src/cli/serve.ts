@@ -81,7 +81,8 @@ export function registerServe(program: Command): void {
         admin: { key: server.adminKey, generated: server.adminKeyGenerated, path: server.adminKeyPath },
         seededTokens: server.seed?.tokens ?? [],
       };
-      if (resolveLogFormat(config.logFormat) === 'pretty') {
+      const forPeople = resolveLogFormat(config.logFormat) === 'pretty';
+      if (forPeople) {
         process.stdout.write(`${welcomeText(facts)}\n`);
       } else {
         logger.info(welcomeRecord(facts), `crm-media-server is listening on ${server.url}`);
@@ -91,7 +92,9 @@ export function registerServe(program: Command): void {
         for (const t of facts.seededTokens) process.stderr.write(`seeded token for ${t.user} (org ${t.org}): ${t.value}\n`);
       }
       const shutdown = (signal: string) => {
-        logger.info({ signal }, 'finishing in-flight requests, then stopping');
+        // Said whatever the log level: the person who pressed Ctrl-C waits for it.
+        if (forPeople) process.stdout.write(`${signal}: finishing in-flight requests, then stopping\n`);
+        else logger.info({ signal }, 'finishing in-flight requests, then stopping');
         server.stop().then(
           () => process.exit(0),
           () => process.exit(1),
