@@ -235,7 +235,7 @@ export { url, token };
     await writeFile(join(project, 'package.json'), JSON.stringify({ type: 'module', private: true }));
     const tsc = await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', project], { cwd: project }).catch((e: { stdout: string }) => e);
     expect(tsc.stdout).toBe('');
-  });
+  }, 300_000); // tsc checks every declaration file of the dependencies too (skipLibCheck off)
 
   it('the README examples: a plain Node script, and a vitest global set-up', async () => {
     const project = join(pkg.dir, 'consumer-examples');
