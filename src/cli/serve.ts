@@ -85,7 +85,8 @@ export function registerServe(program: Command): void {
       if (forPeople) {
         process.stdout.write(`${welcomeText(facts)}\n`);
       } else {
-        logger.info(welcomeRecord(facts), `crm-media-server is listening on ${server.url}`);
+        // The announcement that the server is up, whatever the log level (as the text is for people).
+        logger.child({}, { level: 'info' }).info(welcomeRecord(facts), `crm-media-server is listening on ${server.url}`);
         // A token minted now is a secret shown once: never a log record, so it goes to stderr, apart from the log.
         const minted = config.dev ? undefined : server.bootstrap?.newToken;
         if (minted) process.stderr.write(`access token (all scopes; shown once): ${minted}\n`);
