@@ -46,6 +46,8 @@ export default defineConfig({
         },
       },
       { extends: true as const, test: { name: 'sqlite-disk', include: integration, env: { CRM_MEDIA_TEST_BACKEND: 'sqlite-disk' } } },
+      // The packed tarball installed and used as a user would (test/helpers/packed.ts).
+      { extends: true as const, test: { name: 'package', include: ['test/package/**/*.test.ts'] } },
       ...(pg.ok
         ? [
             {

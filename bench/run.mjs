@@ -18,7 +18,8 @@ import { standardSets, tenMegabytePhotos } from './lib/fixtures.mjs';
 import { pad, png, sha256 } from './lib/images.mjs';
 import { HAS_TASKSET, LOAD_CPU, NICE, SERVER_CPU, hwmKiB, killAllChildrenSync, liveChildren, spawnPinned } from './lib/proc.mjs';
 import { MAIN_HEADER, aggregate, fmtMs, fmtRate, mdTable, median, rowCells } from './lib/report.mjs';
-import { AzuriteSystem, BaselineSystem, CrmSystem } from './lib/systems.mjs';
+import { renderStartup, runStartupCells } from './lib/startup.mjs';
+import { AzuriteSystem, BaselineSystem, CRM_NODE_FLAGS, CrmSystem } from './lib/systems.mjs';
 import { runNginxCells } from './lib/nginx.mjs';
 import { renderS3Section, runS3Section } from './lib/s3-section.mjs';
 
@@ -36,6 +37,9 @@ const MEMORY = env.BENCH_MEMORY !== '0';
 const LARGE = env.BENCH_LARGE === '1';
 const NGINX = env.BENCH_NGINX === '1';
 const S3 = env.BENCH_S3 === '1';
+// Start-up cells (bench/lib/startup.mjs): BENCH_STARTUP=0 skips them; BENCH_STARTUP_ROUNDS starts of each system.
+const STARTUP = env.BENCH_STARTUP !== '0';
+const STARTUP_ROUNDS = Math.max(1, Math.floor(num(env.BENCH_STARTUP_ROUNDS, 5)));
 const LARGE_COUNT = Math.floor(num(env.BENCH_LARGE_COUNT, 100_000));
 // PostgreSQL's cost-growth cells (with BENCH_LARGE=1): the LARGE_COUNT store, and a store of this many records for
 // the small-GET cell (0 = none).
@@ -139,6 +143,16 @@ async function main() {
   };
   log(`crm-media bench: ${CELLS.length} cells × ${SYSTEMS.length} systems × ${ROUNDS} rounds of ${DURATION_MS / 1000} s; ${meta.pinning}`);
 
+  // First, before any other server runs: start-up time and idle memory of the in-memory modes.
+  let startup;
+  if (STARTUP) {
+    try {
+      startup = await runStartupCells({ root: ROOT, rounds: STARTUP_ROUNDS, crmNodeFlags: CRM_NODE_FLAGS, log });
+    } catch (err) {
+      log(`  start-up cells failed: ${err.stack}`);
+    }
+  }
+
   const needs = new Set(CELLS.map((c) => c.id));
   const ctx = {
     root: ROOT,
@@ -230,7 +244,7 @@ async function main() {
   if (NGINX) nginx = await runNginxCells({ ctx, tmp, log, runCell, CrmSystem, rounds: ROUNDS, extraSystems, summary });
 
   const elapsedS = (Date.now() - t0) / 1000;
-  const md = renderMarkdown({ meta, summary, records, memory, large, nginx, s3, skipped, notes, elapsedS, systems });
+  const md = renderMarkdown({ meta, summary, records, memory, large, nginx, s3, skipped, notes, elapsedS, systems }) + (startup ? `\n\n${renderStartup(startup)}` : '');
   process.stdout.write(`\n${md}\n`);
   const resultsDir = join(ROOT, 'bench/results');
   mkdirSync(resultsDir, { recursive: true });
@@ -238,7 +252,7 @@ async function main() {
   writeFileSync(join(resultsDir, `${outName}.md`), `${md}\n`);
   writeFileSync(
     join(resultsDir, `${outName}.json`),
-    `${JSON.stringify({ meta: { ...meta, elapsedS }, systems: systems.map((s) => ({ id: s.id, label: s.label, note: s.note })), skipped, cells: CELLS, records, summary: [...summary.values()], memory, large, nginx, s3 }, null, 2)}\n`,
+    `${JSON.stringify({ meta: { ...meta, elapsedS }, systems: systems.map((s) => ({ id: s.id, label: s.label, note: s.note })), skipped, cells: CELLS, records, summary: [...summary.values()], memory, large, nginx, s3, startup }, null, 2)}\n`,
   );
   log(`wrote bench/results/${outName}.md and ${outName}.json (${elapsedS.toFixed(0)} s)`);
 }

@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { registerConfigSecrets } from './logging/redact.js';
+import { DEV_ACCESS_TOKEN, DEV_ADMIN_KEY, isLoopbackHost } from './dev-credentials.js';
 
 const MiB = 1024 * 1024;
 
@@ -43,12 +44,29 @@ export const DEFAULTS = {
   // Start-up and first-start secrets (storage/startup-check.ts, admin/bootstrap.ts).
   startupWaitMs: 30_000,
   printBootstrapToken: false,
+  // Packaging, embedding and development: in-memory stores, the well-known credentials, TLS, log format.
+  inMemory: false,
+  memoryMaxBytes: 512 * MiB,
+  dev: false,
+  exposeDevCredentials: false,
+  logFormat: 'auto',
+  apiDomainFromHost: false,
 } as const;
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: MiB, mb: MiB, mib: MiB, g: 1024 * MiB, gb: 1024 * MiB, gib: 1024 * MiB };
+
+/** `536870912`, `512MiB`, `512m`, `2 GiB` → bytes (binary units, whatever the spelling); anything else unchanged. */
+export function parseSize(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(v);
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  return m && unit !== undefined ? Math.round(Number(m[1]) * unit) : v;
+}
 
 const bool = z.preprocess((v) => (typeof v === 'string' ? !['', '0', 'false', 'no', 'off'].includes(v.toLowerCase()) : v), z.boolean());
 
 const configSchema = z.object({
-  port: z.coerce.number().int().min(0).max(65535),
+  port: z.coerce.number({ error: 'a port number (0 for any free port)' }).int().min(0).max(65535),
   host: z.string().min(1),
   dataDir: z.string().min(1),
   adminKey: z.string().min(16, 'an admin key needs at least 16 characters').optional(),
@@ -118,6 +136,35 @@ const configSchema = z.object({
   startupWaitMs: z.coerce.number().int().min(0).max(3_600_000),
   /** On PostgreSQL, print the tokens a first start mints instead of keeping them in `<data>/bootstrap-tokens` only. */
   printBootstrapToken: bool,
+  /** Metadata (SQLite `:memory:`) and bytes in this process's memory; nothing is written to disk. Implies `dev`. */
+  inMemory: bool,
+  /** In memory: what all stored bytes together may take (uploads beyond it get STORAGE_SPACE_EXCEEDED). */
+  memoryMaxBytes: z.preprocess(parseSize, z.number({ error: 'a size in bytes, or with a unit: 512MiB, 2GiB' }).int().min(1)),
+  /** The well-known development token and admin key (dev-credentials.ts), and the access log on by default. */
+  dev: bool,
+  /** Dev credentials on a non-loopback address: allowed only when this confirms it. */
+  exposeDevCredentials: bool,
+  /** `pretty` for people, `json` for machines; `auto`: pretty on a terminal, JSON otherwise. */
+  logFormat: z.enum(['auto', 'pretty', 'json']),
+  /** HTTPS with this certificate (PEM file; with `tlsKey`). */
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  /**
+   * The token endpoint's `api_domain` from the request's Host even when a public URL is set, a Zoho accounts host
+   * (`accounts.zoho.eu`) answering with its data centre's API host (`https://www.zohoapis.eu`).
+   */
+  apiDomainFromHost: bool,
+}).refine((c) => !c.inMemory || (c.database === undefined && c.blobStore !== 's3'), {
+  message: 'the in-memory store keeps metadata and bytes in memory: leave out --database and --blob-store s3',
+  path: ['inMemory'],
+}).refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), {
+  message: 'HTTPS needs both a certificate and its key (--tls-cert and --tls-key)',
+  path: ['tlsCert'],
+}).refine((c) => !(c.dev || c.inMemory) || isLoopbackHost(c.host) || c.exposeDevCredentials, {
+  message:
+    'the development credentials are published: on a non-loopback address they let anyone in. Listen on 127.0.0.1, ' +
+    'or confirm with --expose-dev-credentials (CRM_MEDIA_EXPOSE_DEV_CREDENTIALS=1)',
+  path: ['host'],
 }).refine((c) => c.blobStore !== 's3' || c.s3Bucket !== undefined, {
   message: 'the s3 blob store needs a bucket (--s3-bucket / CRM_MEDIA_S3_BUCKET)',
   path: ['s3Bucket'],
@@ -171,6 +218,14 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   accessLog: 'CRM_MEDIA_ACCESS_LOG',
   startupWaitMs: 'CRM_MEDIA_STARTUP_WAIT_MS',
   printBootstrapToken: 'CRM_MEDIA_PRINT_BOOTSTRAP_TOKEN',
+  inMemory: 'CRM_MEDIA_IN_MEMORY',
+  memoryMaxBytes: 'CRM_MEDIA_MEMORY_MAX_BYTES',
+  dev: 'CRM_MEDIA_DEV',
+  exposeDevCredentials: 'CRM_MEDIA_EXPOSE_DEV_CREDENTIALS',
+  logFormat: 'CRM_MEDIA_LOG_FORMAT',
+  tlsCert: 'CRM_MEDIA_TLS_CERT',
+  tlsKey: 'CRM_MEDIA_TLS_KEY',
+  apiDomainFromHost: 'CRM_MEDIA_API_DOMAIN_FROM_HOST',
 };
 
 export type ConfigInput = { [K in keyof Config]?: unknown };
@@ -190,9 +245,40 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   }
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')} (${ENV_NAMES[i.path[0] as keyof Config] ?? ''}): ${i.message}`);
+    const problems = parsed.error.issues.map((i) => describeProblem(i.path[0] as keyof Config, i.message, merged, flags, env));
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   registerConfigSecrets(parsed.data, env);
-  return { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
+  return withDevDefaults({ ...parsed.data, dataDir: resolve(parsed.data.dataDir) }, flags, env);
+}
+
+/** Settings whose values are never repeated in an error message. */
+const SECRET_SETTINGS = new Set<keyof Config>(['adminKey', 'devToken', 'database']);
+
+/** One line per problem, naming where the value came from: the command line, an environment variable, a default. */
+function describeProblem(key: keyof Config, message: string, merged: Record<string, unknown>, flags: ConfigInput, env: NodeJS.ProcessEnv): string {
+  const envName = ENV_NAMES[key];
+  const source =
+    flags[key] !== undefined
+      ? 'from the command line'
+      : env[envName] !== undefined && env[envName] !== ''
+        ? `from ${envName}`
+        : key === 'port' && env['PORT']
+          ? 'from PORT'
+          : `default; set ${envName}`;
+  const value = merged[key] === undefined || SECRET_SETTINGS.has(key) ? '' : ` ${JSON.stringify(String(merged[key]))}`;
+  return `${key}${value} (${source}): ${message}`;
+}
+
+/** Development mode (`--dev`, implied by `--in-memory`): the well-known credentials, and the access log unless set. */
+function withDevDefaults(config: Config, flags: ConfigInput, env: NodeJS.ProcessEnv): Config {
+  if (!config.dev && !config.inMemory) return config;
+  const accessLogSet = flags.accessLog !== undefined || (env[ENV_NAMES.accessLog] ?? '') !== '';
+  return {
+    ...config,
+    dev: true,
+    adminKey: config.adminKey ?? DEV_ADMIN_KEY,
+    devToken: config.devToken ?? DEV_ACCESS_TOKEN,
+    accessLog: accessLogSet ? config.accessLog : true,
+  };
 }

@@ -20,6 +20,7 @@ import { RecordService } from './domain/records.js';
 import { type ActiveRules, WorkflowAdmin } from './domain/workflow-rules.js';
 import { DiskBlobStore } from './storage/blobs/disk.js';
 import { SERVER_SETTINGS, openBlobsChecked, openMetadataChecked, prepareDataDir } from './storage/startup-check.js';
+import { MemoryBlobStore } from './storage/blobs/memory.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 
 /** Downloads handed to nginx (X-Accel-Redirect, disk store): where nginx finds a blob, and how long it may reuse an authorization. */
@@ -52,6 +53,9 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** The embedded store's database file in the data directory. */
+export const SQLITE_FILE = 'crm-media.sqlite';
+
 // The backends are imported when chosen: the AWS SDK and pg alone add about 15 MiB of RSS and 4 MiB of live heap
 // (which every major GC marks) to a server that runs on SQLite and disk.
 export async function openMetadataStore(config: Config): Promise<MetadataStore> {
@@ -59,8 +63,9 @@ export async function openMetadataStore(config: Config): Promise<MetadataStore> 
     const { openPostgresStore } = await import('./storage/metadata/postgres.js');
     return openPostgresStore({ url: config.database, poolSize: config.pgPoolSize });
   }
-  const { openSqliteStore } = await import('./storage/metadata/sqlite.js');
-  return openSqliteStore({ file: join(config.dataDir, 'crm-media.sqlite'), synchronous: config.sqliteSynchronous });
+  const { MEMORY, openSqliteStore } = await import('./storage/metadata/sqlite.js');
+  const file = config.inMemory ? MEMORY : join(config.dataDir, SQLITE_FILE);
+  return openSqliteStore({ file, synchronous: config.sqliteSynchronous });
 }
 
 export async function openBlobStore(config: Config): Promise<BlobStore> {
@@ -75,6 +80,7 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
       maxConcurrentUploads: config.s3MaxConcurrentUploads,
     });
   }
+  if (config.inMemory) return new MemoryBlobStore(config.memoryMaxBytes);
   return new DiskBlobStore(config.dataDir).init();
 }
 
@@ -86,7 +92,8 @@ function accelHandOff(config: Config, blobs: BlobStore): AccelHandOff | undefine
 
 export async function openRuntime(config: Config, log: DomainLogger, now: () => number = Date.now): Promise<Runtime> {
   const checks = { waitMs: config.startupWaitMs, names: SERVER_SETTINGS, log };
-  await prepareDataDir(config.dataDir, checks.names);
+  // In memory, nothing is written to disk: not even an empty data directory.
+  if (!config.inMemory) await prepareDataDir(config.dataDir, checks.names);
   const store = await openMetadataChecked(config, () => openMetadataStore(config), checks);
   let blobs: BlobStore;
   try {

@@ -8,6 +8,7 @@ import { appendFile, chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type AdminService, FULL_SCOPES } from '../domain/admin.js';
 import type { Org, User } from '../domain/entities.js';
+import type { Config } from '../config.js';
 import type { Runtime } from '../runtime.js';
 
 export interface BootstrapResult {
@@ -88,28 +89,63 @@ export async function keepMintedTokens(dataDir: string, tokens: readonly { label
   return path;
 }
 
-export function welcomeText(
-  baseUrl: string,
-  result: BootstrapResult | undefined,
-  admin: { key: string; generated: boolean; path?: string },
-  /** Set when minted tokens went to this file instead of the console. */
-  tokenFile?: string,
-): string {
-  const lines = [`crm-media-server is listening on ${baseUrl}`];
+/** Where the server keeps its data, as a person reads it. */
+export function storageDescription(config: Config): string {
+  if (config.inMemory) return `in memory (files up to ${formatBytes(config.memoryMaxBytes)} in all; everything is gone when the server stops)`;
+  const metadata = config.database ? 'PostgreSQL' : `SQLite in ${config.dataDir}`;
+  const blobs = config.blobStore === 's3' ? `S3 bucket ${config.s3Bucket}` : `files in ${config.dataDir}`;
+  return `${metadata}, ${blobs}`;
+}
+
+export function formatBytes(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1 && v % 1024 === 0) {
+    v /= 1024;
+    i++;
+  }
+  return `${v} ${units[i]}`;
+}
+
+export interface WelcomeFacts {
+  baseUrl: string;
+  config: Config;
+  bootstrap: BootstrapResult | undefined;
+  admin: { key: string; generated: boolean; path?: string | undefined };
+  /** Tokens a start seed minted (shown once). */
+  seededTokens: { org: string; user: string; value: string }[];
+  /** Set when minted tokens went to this file instead of the console (PostgreSQL: docs/deployment.md). */
+  tokenFile?: string | undefined;
+}
+
+/** The text `crm-media serve` prints for a person once it listens: where it is, who can get in, and a first request. */
+export function welcomeText(f: WelcomeFacts): string {
+  const { baseUrl, config, bootstrap: result, admin } = f;
+  const lines = [`crm-media-server is listening on ${baseUrl}`, `  data:  ${storageDescription(config)}`];
   if (result) {
     lines.push(`  org:   ${result.org.name} (id ${result.org.id}, time zone ${result.org.timeZone})`);
     lines.push(`  admin: ${result.admin.name} <${result.admin.email}> (id ${result.admin.id})`);
   }
-  const token = tokenFile ? undefined : result?.newToken;
-  if (result?.newToken && tokenFile) {
-    lines.push(`  access token (all scopes): written to ${tokenFile} (readable by its owner only; CRM_MEDIA_PRINT_BOOTSTRAP_TOKEN=true prints it)`);
-  } else if (token) {
-    lines.push(`  access token (all scopes; shown once, only its hash is stored):`);
-    lines.push(`    ${token}`);
+  const token = f.tokenFile ? undefined : (result?.newToken ?? (config.dev ? config.devToken : undefined));
+  if (config.dev) {
+    lines.push(`  development credentials (well-known and published: for tests only, never for real data):`);
+    lines.push(`    access token (all scopes): ${token}`);
+    lines.push(`    admin key:                 ${admin.key}`);
+  } else if (result?.newToken && f.tokenFile) {
+    lines.push(`  access token (all scopes): written to ${f.tokenFile} (readable by its owner only; CRM_MEDIA_PRINT_BOOTSTRAP_TOKEN=true prints it)`);
+    lines.push(admin.path ? `  admin key: in ${admin.path}${admin.generated ? ' (new)' : ''}` : '  admin key: from configuration');
   } else {
-    lines.push(`  access token: issue one with \`crm-media token issue --user ${DEFAULT_ADMIN_EMAIL}\``);
+    if (token) {
+      lines.push(`  access token (all scopes; shown once, only its hash is stored):`);
+      lines.push(`    ${token}`);
+    } else if (result) {
+      lines.push(`  access token: issue one with \`crm-media token issue --org ${result.org.id} --user ${result.admin.email}\``);
+    }
+    lines.push(admin.path ? `  admin key: in ${admin.path}${admin.generated ? ' (new)' : ''}` : '  admin key: from configuration');
   }
-  lines.push(admin.path ? `  admin key: in ${admin.path}${admin.generated ? ' (new)' : ''}` : '  admin key: from configuration');
+  if (f.tokenFile && f.seededTokens.length > 0) lines.push(`  seeded tokens: written to ${f.tokenFile}`);
+  else for (const t of f.seededTokens) lines.push(`  seeded token for ${t.user} (org ${t.org}): ${t.value}`);
   const t = token ?? '<token>';
   lines.push('  try:');
   lines.push(
@@ -117,4 +153,21 @@ export function welcomeText(
   );
   lines.push(`    curl -s -X POST "${baseUrl}/crm/v8/Leads/<record id>/photo" -H "Authorization: Zoho-oauthtoken ${t}" -F "file=@img1.png"`);
   return lines.join('\n');
+}
+
+/**
+ * The same facts as one structured record, for `--log-format json`. Secrets stay out of it: a newly minted token is
+ * not a log field (the caller prints it on stderr, once); the published development credentials are no secret.
+ */
+export function welcomeRecord(f: WelcomeFacts): Record<string, unknown> {
+  const { config, bootstrap: result } = f;
+  return {
+    url: f.baseUrl,
+    data: config.inMemory ? 'memory' : config.database ? 'postgres' : config.dataDir,
+    blob_store: config.inMemory ? 'memory' : config.blobStore,
+    ...(config.inMemory ? { memory_max_bytes: config.memoryMaxBytes } : {}),
+    ...(result ? { org: { id: result.org.id, name: result.org.name }, admin: { id: result.admin.id, email: result.admin.email } } : {}),
+    dev: config.dev,
+    ...(config.dev ? { access_token: config.devToken, admin_key: f.admin.key } : { admin_key_file: f.admin.path ?? null }),
+  };
 }

@@ -21,6 +21,9 @@ const seedSchema = z.object({
   ),
 });
 
+/** A seed document as written (JSON), before defaults are applied. */
+export type SeedDocument = z.input<typeof seedSchema>;
+
 export interface SeedReport {
   orgs: { id: string; name: string }[];
   /** Token values minted by this seed (those the file did not fix), shown once. */

@@ -23,17 +23,19 @@ export function registerAdminCommands(program: Command): void {
   const org = program.command('org').description('orgs');
   org
     .command('create')
+    .description('create an org')
     .requiredOption('--name <name>')
     .option('--time-zone <tz>', 'IANA time zone', 'UTC')
     .option('--id <id>')
     .action((o: { name: string; timeZone: string; id?: string }) =>
       withRuntime(program, async (rt) => orgJson(await rt.admin.createOrg({ id: o.id, name: o.name, timeZone: o.timeZone }))),
     );
-  org.command('list').action(() => withRuntime(program, async (rt) => (await rt.admin.listOrgs()).map(orgJson)));
+  org.command('list').description('list the orgs').action(() => withRuntime(program, async (rt) => (await rt.admin.listOrgs()).map(orgJson)));
 
   const profile = program.command('profile').description('profiles and their per-module permissions');
   profile
     .command('create')
+    .description('create a profile with per-module permissions')
     .addOption(orgOption())
     .requiredOption('--name <name>')
     .option('--admin', 'administrator profile (sees every record)')
@@ -51,12 +53,14 @@ export function registerAdminCommands(program: Command): void {
     );
   profile
     .command('list')
+    .description('list the profiles of an org')
     .addOption(orgOption())
     .action((o: { org?: string }) => withRuntime(program, async (rt) => (await rt.admin.listProfiles(await orgOf(rt, o.org))).map(profileJson)));
 
   const user = program.command('user').description('users');
   user
     .command('create')
+    .description('create a user with a profile')
     .addOption(orgOption())
     .requiredOption('--name <name>')
     .requiredOption('--email <email>')
@@ -68,12 +72,14 @@ export function registerAdminCommands(program: Command): void {
     );
   user
     .command('list')
+    .description('list the users of an org')
     .addOption(orgOption())
     .action((o: { org?: string }) => withRuntime(program, async (rt) => (await rt.admin.listUsers(await orgOf(rt, o.org))).map(userJson)));
 
   const module = program.command('module').description('custom modules and sharing settings');
   module
     .command('create')
+    .description('create a custom module')
     .addOption(orgOption())
     .requiredOption('--api-name <name>')
     .option('--singular <label>')
@@ -93,6 +99,7 @@ export function registerAdminCommands(program: Command): void {
     );
   module
     .command('sharing')
+    .description('set the sharing setting of a module')
     .addOption(orgOption())
     .requiredOption('--module <api name>')
     .addOption(new Option('--sharing <setting>').choices(SHARING_SETTINGS).makeOptionMandatory())
@@ -101,6 +108,7 @@ export function registerAdminCommands(program: Command): void {
     );
   module
     .command('list')
+    .description('list the modules with their sharing settings')
     .addOption(orgOption())
     .action((o: { org?: string }) =>
       withRuntime(program, async (rt) => (await rt.admin.listModuleSettings(await orgOf(rt, o.org))).map(moduleJson)),
@@ -109,6 +117,7 @@ export function registerAdminCommands(program: Command): void {
   const record = program.command('record').description('records and their states');
   record
     .command('create')
+    .description('create a record')
     .addOption(orgOption())
     .requiredOption('--module <api name>')
     .option('--owner <user id or email>')
@@ -130,6 +139,7 @@ export function registerAdminCommands(program: Command): void {
     );
   record
     .command('list')
+    .description('list the records of a module')
     .addOption(orgOption())
     .requiredOption('--module <api name>')
     .option('--limit <n>', 'at most this many', '200')
@@ -150,6 +160,7 @@ export function registerAdminCommands(program: Command): void {
     );
   record
     .command('delete')
+    .description('delete a record with its photo and attachments')
     .addOption(orgOption())
     .requiredOption('--id <record id>')
     .action((o: { org?: string; id: string }) =>
@@ -162,6 +173,7 @@ export function registerAdminCommands(program: Command): void {
   const token = program.command('token').description('OAuth access tokens');
   token
     .command('issue')
+    .description('issue an access token for a user (its value is printed once)')
     .addOption(orgOption())
     .requiredOption('--user <user id or email>')
     .option('--scopes <list>', 'comma-separated scopes (default: all)')
@@ -182,10 +194,12 @@ export function registerAdminCommands(program: Command): void {
     );
   token
     .command('list')
+    .description('list the access tokens (never their values)')
     .addOption(orgOption())
     .action((o: { org?: string }) => withRuntime(program, async (rt) => (await rt.admin.listTokens(await orgOf(rt, o.org))).map(tokenJson)));
   token
     .command('revoke')
+    .description('revoke an access token')
     .addOption(orgOption())
     .requiredOption('--id <token id>')
     .action((o: { org?: string; id: string }) =>
@@ -211,10 +225,12 @@ export function registerAdminCommands(program: Command): void {
     );
   oauth
     .command('client-list')
+    .description('list the self clients')
     .addOption(orgOption())
     .action((o: { org?: string }) => withRuntime(program, async (rt) => (await rt.oauth.listClients(await orgOf(rt, o.org))).map(oauthClientJson)));
   oauth
     .command('client-delete')
+    .description('delete a self client and revoke every token it minted')
     .addOption(orgOption())
     .requiredOption('--client <client id>')
     .action((o: { org?: string; client: string }) =>
@@ -243,6 +259,7 @@ export function registerAdminCommands(program: Command): void {
   const workflow = program.command('workflow').description('workflow rules (webhooks on photo and attachment events) and their deliveries');
   workflow
     .command('create')
+    .description('create a rule that calls a webhook on a photo or attachment event')
     .addOption(orgOption())
     .requiredOption('--name <name>')
     .requiredOption('--module <api name>')
@@ -258,10 +275,12 @@ export function registerAdminCommands(program: Command): void {
     );
   workflow
     .command('list')
+    .description('list the workflow rules')
     .addOption(orgOption())
     .action((o: { org?: string }) => withRuntime(program, async (rt) => (await rt.workflows.listRules(await orgOf(rt, o.org))).map(workflowRuleJson)));
   workflow
     .command('delete')
+    .description('delete a workflow rule')
     .addOption(orgOption())
     .requiredOption('--id <rule id>')
     .action((o: { org?: string; id: string }) =>
@@ -288,7 +307,10 @@ export function registerAdminCommands(program: Command): void {
   program
     .command('seed <file>')
     .description('create the orgs, users, modules, records and tokens of a seed file (safe to re-run)')
-    .action((file: string) => withRuntime(program, async (rt) => applySeed(rt.admin, await readSeedFile(file))));
+    .action(async (file: string) => {
+      const seed = await readSeedFile(file);
+      await withRuntime(program, (rt) => applySeed(rt.admin, seed), { create: true });
+    });
 
   program
     .command('reset')

@@ -95,6 +95,8 @@ export const ERROR_CATALOG = {
     415,
     'please check if the file size is in the correct range',
   ),
+  /** The in-memory store's cap (`--in-memory`); Zoho's code for an org out of storage, status undocumented. */
+  STORAGE_SPACE_EXCEEDED: entry('STORAGE_SPACE_EXCEEDED', 400, 'storage space exceeded'),
   REQUEST_BODY_TOO_LARGE: entry('INVALID_DATA', 400, 'the request body is too large'),
   REQUEST_TIMEOUT: entry('INVALID_REQUEST', 408, 'the request body did not arrive in time'),
   /**

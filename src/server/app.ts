@@ -31,6 +31,8 @@ declare module 'fastify' {
 export interface ServerOptions {
   logger: Logger;
   adminKey: string;
+  /** HTTPS with this PEM certificate and key (`--tls-cert`, `--tls-key`) instead of plain HTTP. */
+  tls?: { cert: Buffer; key: Buffer } | undefined;
 }
 
 export interface CrmMediaServer {
@@ -60,7 +62,9 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
     // Node's own answers (400 for a missing Host, 417 for an unknown Expect) are plain text; those requests are let
     // through to the onRequest hook, which refuses them in Zoho's shape. Timeouts are checked every second, so that
     // a request whose headers are too slow is answered promptly after its bound rather than up to 30 s later.
-    http: { requireHostHeader: false, connectionsCheckingInterval: 1_000 },
+    ...(opts.tls
+      ? { https: { ...opts.tls, requireHostHeader: false, connectionsCheckingInterval: 1_000 } }
+      : { http: { requireHostHeader: false, connectionsCheckingInterval: 1_000 } }),
     loggerInstance: opts.logger as FastifyBaseLogger,
     // A log line per request costs more than serving a small photo; errors are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),

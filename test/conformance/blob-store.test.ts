@@ -1,6 +1,7 @@
 /**
- * One behaviour suite for every BlobStore implementation: local disk in the `unit` project, S3 in the `s3` project
- * (against the run's radosgw, or s3rver for a quick local run: test/support/ceph/global-setup.ts).
+ * One behaviour suite for every BlobStore implementation: local disk and memory (`--in-memory`) in the `unit`
+ * project, S3 in the `s3` project (against the run's radosgw, or s3rver for a quick local run:
+ * test/support/ceph/global-setup.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
@@ -10,7 +11,9 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiskBlobStore, writeBufferSize } from '../../src/storage/blobs/disk.js';
+import { MemoryBlobStore } from '../../src/storage/blobs/memory.js';
 import { S3BlobStore } from '../../src/storage/blobs/s3.js';
+import { isZohoError } from '../../src/domain/errors.js';
 import type { BlobStore } from '../../src/domain/ports/blob-store.js';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { realS3, startS3, testS3Store } from '../helpers/backend.js';
@@ -26,6 +29,11 @@ interface Harness {
 async function diskHarness(): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'crm-media-blobs-'));
   return { store: await new DiskBlobStore(dir).init(), dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+async function memoryHarness(): Promise<Harness> {
+  const store = new MemoryBlobStore(64 * 1024 * 1024);
+  return { store, dir: '', cleanup: () => store.close() };
 }
 
 async function s3Harness(): Promise<Harness> {
@@ -66,7 +74,12 @@ function failingSource(goodBytes: number): Readable {
 }
 
 const onS3 = process.env['CRM_MEDIA_TEST_BLOB_STORE'] === 's3';
-const harnesses: [string, () => Promise<Harness>][] = onS3 ? [[`s3 (${testS3Store().kind})`, s3Harness]] : [['disk', diskHarness]];
+const harnesses: [string, () => Promise<Harness>][] = onS3
+  ? [[`s3 (${testS3Store().kind})`, s3Harness]]
+  : [
+      ['disk', diskHarness],
+      ['memory', memoryHarness],
+    ];
 
 /** Unfinished multipart uploads under the store's prefix (a real S3 store only). */
 async function unfinishedUploads(h: Harness): Promise<string[]> {
@@ -204,10 +217,92 @@ describe.each(harnesses)('BlobStore conformance: %s', (_name, make) => {
       expect(await unfinishedUploads(h)).toEqual([UploadId]);
       expect(await h.store.discardIncompleteWrites(started + 60_000)).toBe(1);
       expect(await unfinishedUploads(h)).toEqual([]);
+    } else if (h.store.kind === 'memory') {
+      // An unfinished write holds its bytes only while its put runs.
+      expect(await h.store.discardIncompleteWrites(Date.now())).toBe(0);
     } else {
       // s3rver implements neither ListMultipartUploads nor AbortMultipartUpload: the store reports 0, not an error.
       expect(await h.store.discardIncompleteWrites(Date.now())).toBe(0);
     }
+  });
+});
+
+describe.skipIf(onS3)('MemoryBlobStore: the byte cap', () => {
+  const KiB = 1024;
+  const chunked = (sizes: number[]) => Readable.from(sizes.map((n) => Buffer.alloc(n, 7)));
+
+  it('refuses, with STORAGE_SPACE_EXCEEDED, the chunk that would pass the cap, and keeps what fit before', async () => {
+    const store = new MemoryBlobStore(100 * KiB);
+    const kept = await store.put(chunked([60 * KiB]));
+    let pulled = 0;
+    const source = Readable.from(
+      (function* () {
+        for (let i = 0; i < 1000; i++) {
+          pulled++;
+          yield Buffer.alloc(10 * KiB);
+        }
+      })(),
+    );
+    const err = await store.put(source).catch((e: unknown) => e);
+    expect(isZohoError(err) && err.toBody()).toEqual({
+      code: 'STORAGE_SPACE_EXCEEDED',
+      details: { store: 'memory', limit_bytes: 100 * KiB },
+      message: 'storage space exceeded',
+      status: 'error',
+    });
+    // Refused while streaming: the fifth 10 KiB chunk crosses the cap, and the source is not read much further.
+    expect(pulled).toBeLessThan(10);
+    expect(source.destroyed).toBe(true);
+    expect(store.usedBytes).toBe(60 * KiB);
+    expect((await store.open(kept.key))!.size).toBe(60 * KiB);
+    const keys: string[] = [];
+    for await (const b of store.list()) keys.push(b.key);
+    expect(keys).toEqual([kept.key]);
+  });
+
+  it('gives the space of deleted blobs back', async () => {
+    const store = new MemoryBlobStore(100 * KiB);
+    const a = await store.put(chunked([80 * KiB]));
+    await expect(store.put(chunked([30 * KiB]))).rejects.toMatchObject({ code: 'STORAGE_SPACE_EXCEEDED' });
+    await store.delete(a.key);
+    await store.delete(a.key);
+    expect(store.usedBytes).toBe(0);
+    expect((await store.put(chunked([30 * KiB, 70 * KiB]))).size).toBe(100 * KiB);
+  });
+
+  it('property: whatever the writes, what it holds equals the sum of stored blobs and never passes the cap', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 64 }),
+        fc.array(fc.oneof(fc.array(fc.nat({ max: 24 }), { maxLength: 6 }), fc.constant('delete' as const)), { maxLength: 30 }),
+        async (cap, ops) => {
+          const store = new MemoryBlobStore(cap);
+          const live: { key: string; size: number }[] = [];
+          for (const op of ops) {
+            if (op === 'delete') {
+              const gone = live.shift();
+              if (gone) await store.delete(gone.key);
+              continue;
+            }
+            const total = op.reduce((a, b) => a + b, 0);
+            const before = store.usedBytes;
+            const outcome = await store.put(chunked(op)).then(
+              (w) => w,
+              (e: unknown) => e,
+            );
+            if (before + total <= cap) {
+              expect(outcome).toMatchObject({ size: total });
+              live.push(outcome as { key: string; size: number });
+            } else {
+              expect(outcome).toMatchObject({ code: 'STORAGE_SPACE_EXCEEDED' });
+            }
+            expect(store.usedBytes).toBe(live.reduce((a, b) => a + b.size, 0));
+            expect(store.usedBytes).toBeLessThanOrEqual(cap);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
 

@@ -122,10 +122,15 @@ export interface SdkSession {
  * Initialises `v`'s SDK for `baseUrl` with `token` (build it with `v.sdk.OAuthBuilder`). Logging stays off (the
  * SDK's default); fields are not refreshed and pick lists not validated, so no metadata calls are made.
  */
-export async function initSdk(v: SdkVersion, baseUrl: string, token: Token, resourceDir: string): Promise<SdkSession> {
+export async function initSdk(
+  v: SdkVersion,
+  baseUrl: string,
+  token: Token,
+  resourceDir: string,
+  environment: InstanceType<Sdk['Environment']> = new v.sdk.Environment(baseUrl, `${baseUrl}/oauth/v2/token`, baseUrl),
+): Promise<SdkSession> {
   const { sdk } = v;
   const store = new MemoryTokenStore();
-  const environment = new sdk.Environment(baseUrl, `${baseUrl}/oauth/v2/token`, baseUrl);
   await new sdk.InitializeBuilder()
     .environment(environment)
     .token(token)

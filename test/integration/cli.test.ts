@@ -46,7 +46,8 @@ async function workspace(): Promise<Workspace> {
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('CRM_MEDIA_') && !['PORT', 'DATABASE_URL'].includes(k)) env[k] = v;
   }
-  Object.assign(env, backend.env, { CRM_MEDIA_LOG_LEVEL: 'silent', NODE_NO_WARNINGS: '1' });
+  // The welcome text for a person (stdout is a pipe here, where the default would be JSON lines).
+  Object.assign(env, backend.env, { CRM_MEDIA_LOG_LEVEL: 'silent', CRM_MEDIA_LOG_FORMAT: 'pretty', NODE_NO_WARNINGS: '1' });
   const ws = { dir, cwd, backend, env };
   workspaces.push(ws);
   return ws;

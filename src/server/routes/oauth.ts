@@ -10,6 +10,7 @@ import type { Runtime } from '../../runtime.js';
 import { drainRest } from '../drain.js';
 import { hasBody, readBounded, sendJson } from '../http.js';
 import { MultipartBody, isMultipart } from '../multipart.js';
+import { apiDomainForHost } from '../zoho-hosts.js';
 import { journalFacts } from '../request-journal.js';
 
 const MAX_FORM_BYTES = 64 * 1024;
@@ -50,7 +51,9 @@ async function tokenParams(request: FastifyRequest): Promise<TokenParams | undef
 }
 
 export function registerOAuthRoutes(app: FastifyInstance, rt: Runtime): void {
-  const apiDomain = (request: FastifyRequest) => rt.config.publicUrl?.replace(/\/$/, '') ?? `${request.protocol}://${request.headers.host ?? '127.0.0.1'}`;
+  const fromHost = (request: FastifyRequest) => apiDomainForHost(request.headers.host ?? '127.0.0.1', request.protocol);
+  const apiDomain = (request: FastifyRequest) =>
+    rt.config.apiDomainFromHost ? fromHost(request) : (rt.config.publicUrl?.replace(/\/$/, '') ?? `${request.protocol}://${request.headers.host ?? '127.0.0.1'}`);
 
   const handle = (operation: string, answer: (params: TokenParams, request: FastifyRequest) => Promise<object>) =>
     async (request: FastifyRequest, reply: FastifyReply) => {

@@ -9,7 +9,11 @@ import { GroupFsync, keptOpenFsync } from './group-fsync.js';
 import { runMigrations } from './migrate.js';
 import type { Database as Schema } from './schema.js';
 
+/** SQLite's name for a database that lives in the connection's memory only. */
+export const MEMORY = ':memory:';
+
 export interface SqliteOptions {
+  /** The database file, or `:memory:`. */
   file: string;
   /**
    * `full` (default): a change is acknowledged only once the WAL is fsynced, so it survives power loss (group
@@ -97,7 +101,8 @@ export async function openSqliteStore(opts: SqliteOptions): Promise<KyselyMetada
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(raw, counter) }) });
   await runMigrations(db);
   const walFsync = keptOpenFsync();
-  const wal = opts.synchronous === 'normal' ? undefined : new GroupFsync(`${opts.file}-wal`, walFsync, () => counter.commits);
+  // An in-memory database (`:memory:`, `--in-memory`) has no WAL file and nothing to make durable.
+  const wal = opts.synchronous === 'normal' || opts.file === MEMORY ? undefined : new GroupFsync(`${opts.file}-wal`, walFsync, () => counter.commits);
   await wal?.sync();
   return new KyselyMetadataStore(db, {
     // One connection means one writer at a time: a transaction already excludes every other writer in-process,
