@@ -288,7 +288,7 @@ export function registerAdminCommands(program: Command): void {
   program
     .command('seed <file>')
     .description('create the orgs, users, modules, records and tokens of a seed file (safe to re-run)')
-    .action((file: string) => withRuntime(program, async (rt) => applySeed(rt.admin, await readSeedFile(file))));
+    .action((file: string) => withRuntime(program, async (rt) => applySeed(rt, await readSeedFile(file))));
 
   program
     .command('reset')

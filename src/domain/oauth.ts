@@ -40,11 +40,15 @@ export interface IssuedClient {
 
 const CLIENT_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
-function newClientId(): string {
+export function newClientId(): string {
   const bytes = randomBytes(30);
   let id = '1000.';
   for (const b of bytes) id += CLIENT_ID_ALPHABET[b % CLIENT_ID_ALPHABET.length];
   return id;
+}
+
+export function newClientSecret(): string {
+  return randomBytes(21).toString('hex');
 }
 
 function sameHash(a: string, b: string): boolean {
@@ -74,7 +78,7 @@ export class OAuthService {
 
   async createClient(orgId: string, userId: string, name: string): Promise<IssuedClient> {
     if (!(await this.store.directory.getUser(orgId, userId))) throw zohoError('ADMIN_NOT_FOUND', { entity: 'user', key: userId });
-    const secret = randomBytes(21).toString('hex');
+    const secret = newClientSecret();
     const client: OAuthClient = {
       id: newClientId(),
       orgId,

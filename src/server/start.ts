@@ -39,7 +39,7 @@ export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
 export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
   const runtime = await openRuntime(config, logger);
   try {
-    const seed = config.seedFile ? await applySeed(runtime.admin, await readSeedFile(config.seedFile)) : undefined;
+    const seed = config.seedFile ? await applySeed(runtime, await readSeedFile(config.seedFile)) : undefined;
     const boot = await bootstrap(runtime);
     await runtime.store.durable();
     const key = await adminKey(runtime);

@@ -170,7 +170,7 @@ export function registerAdminRoutes(app: FastifyInstance, rt: Runtime, adminKey:
   });
   route('POST', '/seed', async (req) => {
     const seed = parseSeed(await readJsonBody(req.raw, MAX_ADMIN_BODY));
-    return applySeed(a, seed);
+    return applySeed(rt, seed);
   });
   route('POST', '/sweep', async () => {
     // Removals already decided come first: a sweep answers "nothing unreferenced is left".
