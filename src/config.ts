@@ -39,6 +39,11 @@ export const DEFAULTS = {
   accelCacheSeconds: 0,
   journalSize: 1000,
   accessLog: false,
+  // The admin surface (/_admin, /_console): sessions of the web console, and throttling of wrong admin keys.
+  consoleSessionIdleMs: 30 * 60_000,
+  consoleSessionMaxMs: 12 * 60 * 60_000,
+  adminAuthMaxFailures: 10,
+  adminAuthWindowMs: 60_000,
 } as const;
 
 const bool = z.preprocess((v) => (typeof v === 'string' ? !['', '0', 'false', 'no', 'off'].includes(v.toLowerCase()) : v), z.boolean());
@@ -107,6 +112,21 @@ const configSchema = z.object({
   journalSize: z.coerce.number().int().min(0).max(1_000_000),
   /** One structured log line per request to the Zoho surface (never a token; query values redacted). */
   accessLog: bool,
+  /**
+   * The admin surface (/_admin and /_console) on a listener of its own, e.g. loopback only: then the main listener
+   * answers those paths with Zoho's 404, so a server whose Zoho API is public never exposes them.
+   */
+  adminHost: z.string().min(1).optional(),
+  adminPort: z.coerce.number().int().min(0).max(65535).optional(),
+  /** A console session ends after this long without a request, and after `consoleSessionMaxMs` in any case. */
+  consoleSessionIdleMs: z.coerce.number().int().min(1000),
+  consoleSessionMaxMs: z.coerce.number().int().min(1000),
+  /** Wrong admin keys from one client address: this many within the window, and that address waits out the window. */
+  adminAuthMaxFailures: z.coerce.number().int().min(1),
+  adminAuthWindowMs: z.coerce.number().int().min(1000),
+}).refine((c) => c.adminHost === undefined || c.adminPort !== undefined, {
+  message: 'an admin host needs an admin port (--admin-port / CRM_MEDIA_ADMIN_PORT)',
+  path: ['adminHost'],
 }).refine((c) => c.blobStore !== 's3' || c.s3Bucket !== undefined, {
   message: 'the s3 blob store needs a bucket (--s3-bucket / CRM_MEDIA_S3_BUCKET)',
   path: ['s3Bucket'],
@@ -158,6 +178,12 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   webhookRetryMaxMs: 'CRM_MEDIA_WEBHOOK_RETRY_MAX_MS',
   journalSize: 'CRM_MEDIA_JOURNAL_SIZE',
   accessLog: 'CRM_MEDIA_ACCESS_LOG',
+  adminHost: 'CRM_MEDIA_ADMIN_HOST',
+  adminPort: 'CRM_MEDIA_ADMIN_PORT',
+  consoleSessionIdleMs: 'CRM_MEDIA_CONSOLE_SESSION_IDLE_MS',
+  consoleSessionMaxMs: 'CRM_MEDIA_CONSOLE_SESSION_MAX_MS',
+  adminAuthMaxFailures: 'CRM_MEDIA_ADMIN_AUTH_MAX_FAILURES',
+  adminAuthWindowMs: 'CRM_MEDIA_ADMIN_AUTH_WINDOW_MS',
 };
 
 export type ConfigInput = { [K in keyof Config]?: unknown };

@@ -6,11 +6,13 @@ import { removeBlobQuietly } from './blob-cleanup.js';
 import type { CacheInvalidation } from './cached-lookups.js';
 import {
   type AccessToken,
+  type Attachment,
   type CrmRecord,
   type ModulePermissions,
   type ModuleSetting,
   type Org,
   type PermissionMap,
+  type Photo,
   type Profile,
   RECORD_STATES,
   type RecordState,
@@ -117,7 +119,7 @@ export interface IssuedToken {
   value: string;
 }
 
-type AdminPorts = 'directory' | 'records' | 'tokens' | 'maintenance';
+type AdminPorts = 'directory' | 'records' | 'photos' | 'attachments' | 'tokens' | 'maintenance';
 
 export interface AdminServiceDeps {
   store: MetadataView<AdminPorts>;
@@ -411,6 +413,20 @@ export class AdminService {
   async listRecords(orgId: string, module: string, limit = 200, offset = 0): Promise<CrmRecord[]> {
     await this.org(orgId);
     return this.store.records.list(orgId, await this.moduleApiName(orgId, module), { limit, offset });
+  }
+
+  /** A record with its photo and attachments (newest first), whoever may see them: the console's record page. */
+  async recordDetail(orgId: string, recordId: string): Promise<{ record: CrmRecord; photo: Photo | undefined; attachments: Attachment[] }> {
+    const record = (await this.store.records.get(orgId, recordId)) ?? notFound('record', recordId);
+    const photo = await this.store.photos.get(orgId, recordId);
+    const attachments: Attachment[] = [];
+    // Bounded: each page advances the offset over a finite list.
+    for (let offset = 0; ; offset += 200) {
+      const page = await this.store.attachments.list(orgId, recordId, { limit: 200, offset });
+      attachments.push(...page);
+      if (page.length < 200) break;
+    }
+    return { record, photo, attachments };
   }
 
   async setRecordState(orgId: string, recordId: string, state: RecordState): Promise<CrmRecord> {

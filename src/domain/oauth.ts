@@ -4,7 +4,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CacheInvalidation } from './cached-lookups.js';
-import type { AccessToken, OAuthClient, RefreshToken } from './entities.js';
+import type { AccessToken, GrantCode, OAuthClient, RefreshToken } from './entities.js';
 import { zohoError } from './errors.js';
 import { newZohoId } from './ids.js';
 import type { MetadataView } from './ports/metadata.js';
@@ -93,6 +93,15 @@ export class OAuthService {
 
   listClients(orgId: string): Promise<OAuthClient[]> {
     return this.store.oauth.listClients(orgId);
+  }
+
+  /** Every grant code of the org's clients (used and expired ones too); the codes themselves are never kept. */
+  listGrantCodes(orgId: string): Promise<GrantCode[]> {
+    return this.store.oauth.listGrantCodes(orgId);
+  }
+
+  listRefreshTokens(orgId: string): Promise<RefreshToken[]> {
+    return this.store.oauth.listRefreshTokens(orgId);
   }
 
   async deleteClient(orgId: string, clientId: string): Promise<void> {

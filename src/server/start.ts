@@ -15,6 +15,8 @@ import { type RequestJournal, redactedQuery } from './request-journal.js';
 export interface RunningServer {
   url: string;
   port: number;
+  /** Where /_admin and /_console are served: `url`, or the admin listener's own (`--admin-port`). */
+  adminUrl: string;
   runtime: Runtime;
   app: FastifyInstance;
   /** The newest requests to the Zoho surface of this server. */
@@ -43,16 +45,25 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const boot = await bootstrap(runtime);
     await runtime.store.durable();
     const key = await adminKey(runtime);
-    const { app, journal, beginClosing } = buildServer(runtime, { logger, adminKey: key.key });
+    const apart = config.adminPort !== undefined;
+    const { app, journal, beginClosing } = buildServer(runtime, { logger, adminKey: key.key, surface: apart ? 'api' : 'all' });
+    const admin = apart ? buildServer(runtime, { logger, adminKey: key.key, surface: 'admin', journal }) : undefined;
     await app.listen({ port: config.port, host: config.host });
+    try {
+      await admin?.app.listen({ port: config.adminPort!, host: config.adminHost ?? config.host });
+    } catch (err) {
+      await app.close();
+      throw err;
+    }
     const port = (app.server.address() as AddressInfo).port;
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = baseUrl(config.host, port);
     runtime.sweeper.start(config.sweepIntervalMs);
     runtime.webhooks.start();
     let stopping: Promise<void> | undefined;
     return {
-      url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+      url,
       port,
+      adminUrl: admin ? baseUrl(config.adminHost ?? config.host, (admin.app.server.address() as AddressInfo).port) : url,
       runtime,
       app,
       journal,
@@ -66,12 +77,14 @@ export async function startServer(config: Config, logger: Logger = createLogger(
           // New requests get 503 and the listener closes; requests in flight (uploads) may finish within the
           // shutdown bound, after which their connections are cut.
           beginClosing();
-          const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+          admin?.beginClosing();
+          const servers = admin ? [app, admin.app] : [app];
+          const force = setTimeout(() => servers.forEach((s) => s.server.closeAllConnections()), config.shutdownTimeoutMs);
           // A response that was already on its way when closing began went out without `Connection: close`; its
           // connection turns idle a moment later and must not then keep the server open until keep-alive ends.
-          const sweepIdle = setInterval(() => app.server.closeIdleConnections(), 50);
+          const sweepIdle = setInterval(() => servers.forEach((s) => s.server.closeIdleConnections()), 50);
           try {
-            await app.close();
+            await Promise.all(servers.map((s) => s.close()));
           } finally {
             clearTimeout(force);
             clearInterval(sweepIdle);
@@ -85,4 +98,10 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     await runtime.close();
     throw err;
   }
+}
+
+/** The URL a client on this machine reaches a listener at (a wildcard address is reached on loopback). */
+function baseUrl(listenHost: string, port: number): string {
+  const host = listenHost.includes(':') ? `[${listenHost}]` : listenHost;
+  return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
 }
