@@ -109,7 +109,7 @@ export const deliveryJson = (d: DeliveryRecord) => ({
 export const journalEntryJson = (e: RequestEntry) => ({
   seq: e.seq,
   id: e.id,
-  time: iso(e.time),
+  time: new Date(e.time).toISOString(),
   method: e.method,
   path: e.path,
   query: e.query,
