@@ -106,7 +106,7 @@ export function JournalPage({ route }: { route: Route }) {
             {message(error)}
           </p>
         ) : null}
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
           <table class="journal">
             <thead>
               <tr>

@@ -42,7 +42,7 @@ export function OAuthPage({ org }: { org: Org }) {
             <input required value={name} onInput={(e) => setName(e.currentTarget.value)} />
           </Field>
           <Field label="Acts for">
-            <UserSelect users={list} value={user} onChange={setUser} />
+            <UserSelect users={list} value={user || (list[0]?.id ?? '')} onChange={setUser} />
           </Field>
           <div class="actions">
             <button type="submit" disabled={create.busy}>
@@ -63,7 +63,7 @@ export function OAuthPage({ org }: { org: Org }) {
       <Section title="Grant codes">
         <Loading loaded={codes} />
         {codes.data ? (
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
             <table>
               <thead>
                 <tr>
@@ -98,7 +98,7 @@ export function OAuthPage({ org }: { org: Org }) {
       <Section title="Refresh tokens">
         <Loading loaded={refresh} />
         {refresh.data ? (
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
             <table>
               <thead>
                 <tr>

@@ -30,7 +30,7 @@ export function OrgsPage({ onChanged }: { onChanged: () => void }) {
           orgs.data.orgs.length === 0 ? (
             <p>No org yet. Create one below, or import a seed document.</p>
           ) : (
-            <div class="table-wrap">
+            <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
               <table>
                 <thead>
                   <tr>
@@ -143,7 +143,7 @@ export function OrgPage({ org, onChanged }: { org: Org; onChanged: () => void })
       </Section>
       <Section title="Modules and sharing">
         <Loading loaded={modules} />
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
           <table>
             <thead>
               <tr>

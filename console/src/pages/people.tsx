@@ -32,7 +32,7 @@ function UsersTable({ org, users, profiles, onChanged }: { org: Org; users: User
   const profileName = (id: string) => profiles.find((p) => p.id === id)?.name ?? id;
   return (
     <>
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
         <table>
           <thead>
             <tr>
@@ -181,7 +181,7 @@ function ProfilesTable({ org, profiles, onChanged }: { org: Org; profiles: Profi
   const action = useAction();
   return (
     <>
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
         <table>
           <thead>
             <tr>

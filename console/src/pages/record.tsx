@@ -32,10 +32,28 @@ export function RecordPage({ org, recordId }: { org: Org; recordId: string }) {
       <Loading loaded={record} />
       {r ? (
         <>
-          <p>
+          <div class="row wrap record-bar">
             <a href={href('orgs', org.id, 'records', { module: r.module })}>← {r.module} records</a>
-          </p>
+            <label class="field inline-field acting-as">
+              <span class="label">Acting as</span>
+              <select value={as} onChange={(e) => setAs(e.currentTarget.value)} aria-describedby="acting-as-hint">
+                {(users.data?.users ?? []).map((u) => (
+                  <option key={u.id} value={u.id}>
+                    {u.name} ({u.email}){u.id === r.owner_id ? ' — owner' : ''}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <span class="hint" id="acting-as-hint">
+              Photo and attachment changes are made as this user, with their profile and every scope, through the API's rules.
+            </span>
+          </div>
           <div class="grid-2">
+            <PhotoSection org={org} r={r} as={as || r.owner_id} onChanged={record.reload} />
+            <AttachmentsSection org={org} r={r} as={as || r.owner_id} onChanged={record.reload} />
+          </div>
+          <div class="grid-2">
+            <StateSection org={org} r={r} onChanged={record.reload} />
             <Section title="Record">
               <dl class="facts">
                 <dt>Id</dt>
@@ -47,25 +65,9 @@ export function RecordPage({ org, recordId }: { org: Org; recordId: string }) {
                 <dt>Modified</dt>
                 <dd>{when(r.modified_at)}</dd>
               </dl>
-              <pre class="json">{JSON.stringify(r.data, null, 2)}</pre>
+              <pre class="json" tabIndex={0}>{JSON.stringify(r.data, null, 2)}</pre>
               <DeleteRecord org={org} r={r} />
             </Section>
-            <StateSection org={org} r={r} onChanged={record.reload} />
-          </div>
-          <Section title="Acting as">
-            <Field label="Photo and attachment changes are made as" hint="with that user's profile and every scope, as their own token would">
-              <select value={as} onChange={(e) => setAs(e.currentTarget.value)}>
-                {(users.data?.users ?? []).map((u) => (
-                  <option key={u.id} value={u.id}>
-                    {u.name} ({u.email}){u.id === r.owner_id ? ' — owner' : ''}
-                  </option>
-                ))}
-              </select>
-            </Field>
-          </Section>
-          <div class="grid-2">
-            <PhotoSection org={org} r={r} as={as || r.owner_id} onChanged={record.reload} />
-            <AttachmentsSection org={org} r={r} as={as || r.owner_id} onChanged={record.reload} />
           </div>
         </>
       ) : null}
@@ -154,7 +156,7 @@ function AttachmentsSection({ org, r, as, onChanged }: { org: Org; r: RecordDeta
       {r.attachments.length === 0 ? (
         <p class="muted">No attachments.</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
           <table>
             <thead>
               <tr>

@@ -44,7 +44,7 @@ export function RecordsPage({ org, route }: { org: Org; route: Route }) {
           records.data.records.length === 0 ? (
             <p>No {module} records yet.</p>
           ) : (
-            <div class="table-wrap">
+            <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
               <table>
                 <thead>
                   <tr>

@@ -67,7 +67,7 @@ export function TokensPage({ org }: { org: Org }) {
           }}
         >
           <Field label="User">
-            <select value={user} onChange={(e) => setUser(e.currentTarget.value)}>
+            <select value={user || users.data?.users[0]?.id} onChange={(e) => setUser(e.currentTarget.value)}>
               {(users.data?.users ?? []).map((u) => (
                 <option key={u.id} value={u.id}>
                   {u.name} ({u.email})
@@ -115,7 +115,7 @@ export function TokensPage({ org }: { org: Org }) {
       <Section title="Tokens of this org">
         <Loading loaded={tokens} />
         {tokens.data ? (
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
             <table>
               <thead>
                 <tr>

@@ -25,7 +25,7 @@ export function WorkflowsPage({ org }: { org: Org }) {
         <Loading loaded={rules} />
         {rules.data?.rules.length === 0 ? <p class="muted">No rules.</p> : null}
         {rules.data && rules.data.rules.length > 0 ? (
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
             <table>
               <thead>
                 <tr>
@@ -159,7 +159,7 @@ export function WorkflowsPage({ org }: { org: Org }) {
                   <span class={`badge ${d.status}`}>{d.status}</span> {d.event} · {ruleName(d.rule_id)} · {d.attempts} attempt{d.attempts === 1 ? '' : 's'} · {when(d.created_at)}
                   {d.last_error ? <span class="muted"> · {d.last_error}</span> : null}
                 </summary>
-                <div class="table-wrap">
+                <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
                   <table>
                     <caption class="sr-only">Attempts of delivery {d.id}</caption>
                     <thead>
@@ -184,7 +184,7 @@ export function WorkflowsPage({ org }: { org: Org }) {
                     </tbody>
                   </table>
                 </div>
-                <pre class="json">{JSON.stringify(d.payload, null, 2)}</pre>
+                <pre class="json" tabIndex={0}>{JSON.stringify(d.payload, null, 2)}</pre>
               </details>
             </li>
           ))}
