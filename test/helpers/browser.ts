@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// Code passed to page.evaluate runs in the browser: DOM types for it.
 /**
  * A real browser for the console's end-to-end tests: Debian's Chromium (`apt-get install chromium`, done by .ci/run)
  * driven by playwright-core — no browser download — headless, with background networking off and a fresh profile.

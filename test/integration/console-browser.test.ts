@@ -1,3 +1,6 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// Code passed to page.evaluate runs in the browser: DOM types for it.
 /**
  * The web console in a real browser (Debian's Chromium, driven by playwright-core): a person's walk through it —
  * a wrong key then the right one, a record made, a photo uploaded and seen as a thumbnail, an attachment dropped in
@@ -125,7 +128,7 @@ describe.skipIf(!run)('the console in Chromium', () => {
 
   it('takes an attachment by drag and drop, and downloads it', async () => {
     await page.evaluate(() => {
-      const zone = [...document.querySelectorAll('.dropzone')].find((z) => z.textContent?.includes('Upload attachments'))!;
+      const zone = Array.from(document.querySelectorAll('.dropzone')).find((z) => z.textContent?.includes('Upload attachments'))!;
       const data = new DataTransfer();
       data.items.add(new File(['dropped bytes'], 'dropped.txt', { type: 'text/plain' }));
       zone.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
