@@ -79,9 +79,9 @@ describe('webhook delivery across two instances', () => {
     a = await spawnServer({ args: ['--data', join(dir, 'a')], env });
     await Promise.all(Array.from({ length: 10 }, (_, i) => upload(a, 40 + i)));
 
-    await receiver.waitFor((ds) => new Set(ds.map((d) => d.json.attachment.id)).size === ids.length, 30_000);
-    // Give both instances time to (wrongly) send anything twice.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Both instances share the outbox: once it has nothing pending, every attempt either made is over, so whatever
+    // was sent (twice, were that wrong) has arrived. Asked of each instance, which see the same outbox.
+    for (const s of [a, b]) expect(await admin(s, 'GET', '/workflow-deliveries/wait?timeout_ms=30000')).toMatchObject({ pending: 0, delivered: ids.length, failed: 0, settled: true });
     const delivered = receiver.deliveries.map((d) => d.json.attachment.id as string);
     expect(delivered.length).toBe(ids.length);
     expect([...delivered].sort()).toEqual([...ids].sort());
