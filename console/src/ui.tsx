@@ -218,6 +218,30 @@ export function DropZone({ label, accept, multiple, onFiles, disabled }: { label
   );
 }
 
+/**
+ * A table that scrolls sideways on a narrow window (and can be scrolled by keyboard); an empty heading is an actions
+ * column, named for screen readers.
+ */
+export function DataTable({ head, children, caption, class: className }: { head: string[]; children: ComponentChildren; caption?: string; class?: string }) {
+  return (
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={caption ?? 'Scrollable table'}>
+      <table class={className}>
+        {caption ? <caption class="sr-only">{caption}</caption> : null}
+        <thead>
+          <tr>
+            {head.map((h, i) => (
+              <th key={i} scope="col">
+                {h || <span class="sr-only">Actions</span>}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
 export const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '—');
 
 export function bytes(n: number): string {

@@ -468,7 +468,6 @@ export class AdminService {
       refreshTokenId: input.refreshTokenId ?? null,
     };
     await insertNew({ field: 'value' }, this.store.tokens.insert(token));
-    this.deps.caches.invalidate();
     return { token, value };
   }
 

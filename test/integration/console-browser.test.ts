@@ -18,8 +18,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deflateSync } from 'node:zlib';
-import { png, pngChunk } from '../helpers/images.js';
+import { png, rgbPng } from '../helpers/images.js';
 import { filePart } from '../helpers/multipart.js';
 import { type Browser, axeViolations, buildConsole, chromiumPath, launchBrowser } from '../helpers/browser.js';
 import { TestServer, http } from '../helpers/server.js';
@@ -55,26 +54,8 @@ async function logIn(p: Page, url: string, key = KEY): Promise<void> {
 
 const run = BACKEND === 'sqlite-disk' && CHROMIUM !== undefined;
 
-/** A colourful RGB PNG (a gradient), so that the thumbnail shows something a person recognises. */
-function gradientPng(width: number, height: number): Buffer {
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8;
-  header[9] = 2;
-  const rows = Buffer.alloc(height * (1 + width * 3));
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = y * (1 + width * 3) + 1 + x * 3;
-      rows[i] = Math.round((255 * x) / width);
-      rows[i + 1] = Math.round((255 * y) / height);
-      rows[i + 2] = 200;
-    }
-  }
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, pngChunk('IHDR', header), pngChunk('IDAT', deflateSync(rows)), pngChunk('IEND')]);
-}
-const PHOTO = gradientPng(160, 120);
+/** A gradient: the thumbnail shows something a person recognises. */
+const PHOTO = rgbPng(160, 120, (x, y) => [Math.round((255 * x) / 160), Math.round((255 * y) / 120), 200]);
 
 describe.skipIf(!run)('the console in Chromium', () => {
   beforeAll(async () => {

@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
 import type { Route } from '../router';
 import type { JournalEntry } from '../types';
-import { Field, Notice, Page, Section, bytes, message, useAction } from '../ui';
+import { DataTable, Field, Notice, Page, Section, bytes, message, useAction } from '../ui';
 
 const FILTERS = [
   ['operation', 'Operation', 'photo.upload'],
@@ -106,48 +106,33 @@ export function JournalPage({ route }: { route: Route }) {
             {message(error)}
           </p>
         ) : null}
-        <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
-          <table class="journal">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Request</th>
-                <th scope="col">Operation</th>
-                <th scope="col">Status</th>
-                <th scope="col">Who</th>
-                <th scope="col">Latency</th>
-                <th scope="col">In / out</th>
-              </tr>
-            </thead>
-            <tbody>
-              {entries.map((e) => (
-                <tr key={e.seq} class={e.status >= 400 ? 'failed' : undefined}>
-                  <td>{new Date(e.time).toLocaleTimeString()}</td>
-                  <td class="mono wrap">
-                    {e.method} {e.path}
-                    {e.query ? `?${e.query}` : ''}
-                    <br />
-                    <span class="muted">id {e.id}</span>
-                  </td>
-                  <td>{e.operation}</td>
-                  <td>
-                    <span class={`badge ${e.status >= 400 ? 'failed' : 'delivered'}`}>{e.status}</span>
-                    {e.code ? <span class="mono"> {e.code}</span> : null}
-                    {e.marks.length ? <span class="muted"> {e.marks.join(' ')}</span> : null}
-                  </td>
-                  <td class="mono wrap">
-                    {e.user_id ?? '—'}
-                    {e.client_id ? <span class="muted"> via {e.client_id}</span> : null}
-                  </td>
-                  <td>{e.latency_ms.toFixed(1)} ms</td>
-                  <td>
-                    {bytes(e.bytes_in)} / {bytes(e.bytes_out)}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable head={['Time', 'Request', 'Operation', 'Status', 'Who', 'Latency', 'In / out']} class="journal">
+          {entries.map((e) => (
+            <tr key={e.seq} class={e.status >= 400 ? 'failed' : undefined}>
+              <td>{new Date(e.time).toLocaleTimeString()}</td>
+              <td class="mono wrap">
+                {e.method} {e.path}
+                {e.query ? `?${e.query}` : ''}
+                <br />
+                <span class="muted">id {e.id}</span>
+              </td>
+              <td>{e.operation}</td>
+              <td>
+                <span class={`badge ${e.status >= 400 ? 'failed' : 'delivered'}`}>{e.status}</span>
+                {e.code ? <span class="mono"> {e.code}</span> : null}
+                {e.marks.length ? <span class="muted"> {e.marks.join(' ')}</span> : null}
+              </td>
+              <td class="mono wrap">
+                {e.user_id ?? '—'}
+                {e.client_id ? <span class="muted"> via {e.client_id}</span> : null}
+              </td>
+              <td>{e.latency_ms.toFixed(1)} ms</td>
+              <td>
+                {bytes(e.bytes_in)} / {bytes(e.bytes_out)}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       </Section>
     </Page>
   );

@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import type { OAuthClient, Org, User } from '../types';
-import { Field, Loading, Notice, Page, Section, ShownOnce, useAction, useLoad, when } from '../ui';
+import { DataTable, Field, Loading, Notice, Page, Section, ShownOnce, useAction, useLoad, when } from '../ui';
 
 export function OAuthPage({ org }: { org: Org }) {
   const clients = useLoad(() => api.clients(org.id), [org.id]);
@@ -63,67 +63,40 @@ export function OAuthPage({ org }: { org: Org }) {
       <Section title="Grant codes">
         <Loading loaded={codes} />
         {codes.data ? (
-          <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Client</th>
-                  <th scope="col">User</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">Used</th>
-                </tr>
-              </thead>
-              <tbody>
-                {codes.data.grant_codes.map((g) => (
-                  <tr key={`${g.client_id}-${g.created_at}-${g.scopes}`}>
-                    <td class="mono">{g.client_id}</td>
-                    <td>{email(g.user_id)}</td>
-                    <td>
-                      <code class="wrap">{g.scopes}</code>
-                    </td>
-                    <td>
-                      <span class={`badge ${g.status}`}>{g.status}</span>
-                    </td>
-                    <td>{when(g.expires_at)}</td>
-                    <td>{when(g.used_at)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable head={['Client', 'User', 'Scopes', 'Status', 'Expires', 'Used']}>
+            {codes.data.grant_codes.map((g) => (
+              <tr key={`${g.client_id}-${g.created_at}-${g.scopes}`}>
+                <td class="mono">{g.client_id}</td>
+                <td>{email(g.user_id)}</td>
+                <td>
+                  <code class="wrap">{g.scopes}</code>
+                </td>
+                <td>
+                  <span class={`badge ${g.status}`}>{g.status}</span>
+                </td>
+                <td>{when(g.expires_at)}</td>
+                <td>{when(g.used_at)}</td>
+              </tr>
+            ))}
+          </DataTable>
         ) : null}
       </Section>
       <Section title="Refresh tokens">
         <Loading loaded={refresh} />
         {refresh.data ? (
-          <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Client</th>
-                  <th scope="col">User</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Revoked</th>
-                </tr>
-              </thead>
-              <tbody>
-                {refresh.data.refresh_tokens.map((t) => (
-                  <tr key={t.id}>
-                    <td class="mono">{t.client_id}</td>
-                    <td>{email(t.user_id)}</td>
-                    <td>
-                      <code class="wrap">{t.scopes}</code>
-                    </td>
-                    <td>{when(t.created_at)}</td>
-                    <td>{when(t.revoked_at)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable head={['Client', 'User', 'Scopes', 'Created', 'Revoked']}>
+            {refresh.data.refresh_tokens.map((t) => (
+              <tr key={t.id}>
+                <td class="mono">{t.client_id}</td>
+                <td>{email(t.user_id)}</td>
+                <td>
+                  <code class="wrap">{t.scopes}</code>
+                </td>
+                <td>{when(t.created_at)}</td>
+                <td>{when(t.revoked_at)}</td>
+              </tr>
+            ))}
+          </DataTable>
         ) : null}
       </Section>
     </Page>

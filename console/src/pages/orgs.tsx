@@ -5,7 +5,7 @@ import { SHARING_SETTINGS } from '../../../src/domain/entities';
 import { api } from '../api';
 import { href } from '../router';
 import type { Org } from '../types';
-import { Field, Loading, Notice, Page, Section, useAction, useLoad, when } from '../ui';
+import { DataTable, Field, Loading, Notice, Page, Section, useAction, useLoad, when } from '../ui';
 
 const TIME_ZONES: string[] = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : ['UTC'];
 
@@ -30,30 +30,18 @@ export function OrgsPage({ onChanged }: { onChanged: () => void }) {
           orgs.data.orgs.length === 0 ? (
             <p>No org yet. Create one below, or import a seed document.</p>
           ) : (
-            <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Id</th>
-                    <th scope="col">Time zone</th>
-                    <th scope="col">Created</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {orgs.data.orgs.map((o) => (
-                    <tr key={o.id}>
-                      <td>
-                        <a href={href('orgs', o.id)}>{o.name}</a>
-                      </td>
-                      <td class="mono">{o.id}</td>
-                      <td>{o.time_zone}</td>
-                      <td>{when(o.created_at)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable head={['Name', 'Id', 'Time zone', 'Created']}>
+              {orgs.data.orgs.map((o) => (
+                <tr key={o.id}>
+                  <td>
+                    <a href={href('orgs', o.id)}>{o.name}</a>
+                  </td>
+                  <td class="mono">{o.id}</td>
+                  <td>{o.time_zone}</td>
+                  <td>{when(o.created_at)}</td>
+                </tr>
+              ))}
+            </DataTable>
           )
         ) : null}
       </Section>
@@ -143,43 +131,32 @@ export function OrgPage({ org, onChanged }: { org: Org; onChanged: () => void })
       </Section>
       <Section title="Modules and sharing">
         <Loading loaded={modules} />
-        <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Module</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Sharing</th>
-              </tr>
-            </thead>
-            <tbody>
-              {allModules.map((m) => (
-                <tr key={m.api_name}>
-                  <td>
-                    <a href={href('orgs', org.id, 'records', { module: m.api_name })}>{m.api_name}</a>
-                  </td>
-                  <td>{m.custom ? 'custom' : 'standard'}</td>
-                  <td>
-                    <select
-                      aria-label={`Sharing of ${m.api_name}`}
-                      value={sharingOf(m.api_name)}
-                      onChange={async (e) => {
-                        const sharing = e.currentTarget.value as (typeof SHARING_SETTINGS)[number];
-                        if (await moduleAction.run(() => api.setSharing(org.id, m.api_name, sharing), `${m.api_name}: ${sharing}.`)) modules.reload();
-                      }}
-                    >
-                      {SHARING_SETTINGS.map((s) => (
-                        <option key={s} value={s}>
-                          {s.replace(/_/g, ' ')}
-                        </option>
-                      ))}
-                    </select>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable head={['Module', 'Kind', 'Sharing']}>
+          {allModules.map((m) => (
+            <tr key={m.api_name}>
+              <td>
+                <a href={href('orgs', org.id, 'records', { module: m.api_name })}>{m.api_name}</a>
+              </td>
+              <td>{m.custom ? 'custom' : 'standard'}</td>
+              <td>
+                <select
+                  aria-label={`Sharing of ${m.api_name}`}
+                  value={sharingOf(m.api_name)}
+                  onChange={async (e) => {
+                    const sharing = e.currentTarget.value as (typeof SHARING_SETTINGS)[number];
+                    if (await moduleAction.run(() => api.setSharing(org.id, m.api_name, sharing), `${m.api_name}: ${sharing}.`)) modules.reload();
+                  }}
+                >
+                  {SHARING_SETTINGS.map((s) => (
+                    <option key={s} value={s}>
+                      {s.replace(/_/g, ' ')}
+                    </option>
+                  ))}
+                </select>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
         <form
           class="form-grid"
           onSubmit={async (e) => {

@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import type { Org, Profile, User } from '../types';
-import { Field, Loading, Notice, Page, Section, useAction, useLoad, when } from '../ui';
+import { DataTable, Field, Loading, Notice, Page, Section, useAction, useLoad, when } from '../ui';
 
 const FULL = { view: true, create: true, edit: true, delete: true };
 
@@ -32,58 +32,42 @@ function UsersTable({ org, users, profiles, onChanged }: { org: Org; users: User
   const profileName = (id: string) => profiles.find((p) => p.id === id)?.name ?? id;
   return (
     <>
-      <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Email</th>
-              <th scope="col">Profile</th>
-              <th scope="col">Status</th>
-              <th scope="col">Id</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
+      <DataTable head={['Name', 'Email', 'Profile', 'Status', 'Id', '']}>
+        {users.map((u) =>
+          editing === u.id ? (
+            <tr key={u.id}>
+              <td colSpan={6}>
+                <EditUser
+                  user={u}
+                  profiles={profiles}
+                  onCancel={() => setEditing(undefined)}
+                  onSave={async (change) => {
+                    if (await action.run(() => api.updateUser(org.id, u.id, change), `${u.email} saved.`)) {
+                      setEditing(undefined);
+                      onChanged();
+                    }
+                  }}
+                />
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {users.map((u) =>
-              editing === u.id ? (
-                <tr key={u.id}>
-                  <td colSpan={6}>
-                    <EditUser
-                      user={u}
-                      profiles={profiles}
-                      onCancel={() => setEditing(undefined)}
-                      onSave={async (change) => {
-                        if (await action.run(() => api.updateUser(org.id, u.id, change), `${u.email} saved.`)) {
-                          setEditing(undefined);
-                          onChanged();
-                        }
-                      }}
-                    />
-                  </td>
-                </tr>
-              ) : (
-                <tr key={u.id}>
-                  <td>{u.name}</td>
-                  <td>{u.email}</td>
-                  <td>{profileName(u.profile_id)}</td>
-                  <td>
-                    <span class={`badge ${u.status}`}>{u.status}</span>
-                  </td>
-                  <td class="mono">{u.id}</td>
-                  <td>
-                    <button type="button" class="secondary small" onClick={() => setEditing(u.id)} aria-label={`Edit ${u.email}`}>
-                      Edit
-                    </button>
-                  </td>
-                </tr>
-              ),
-            )}
-          </tbody>
-        </table>
-      </div>
+          ) : (
+            <tr key={u.id}>
+              <td>{u.name}</td>
+              <td>{u.email}</td>
+              <td>{profileName(u.profile_id)}</td>
+              <td>
+                <span class={`badge ${u.status}`}>{u.status}</span>
+              </td>
+              <td class="mono">{u.id}</td>
+              <td>
+                <button type="button" class="secondary small" onClick={() => setEditing(u.id)} aria-label={`Edit ${u.email}`}>
+                  Edit
+                </button>
+              </td>
+            </tr>
+          ),
+        )}
+      </DataTable>
       <Notice error={action.error} ok={action.ok} />
     </>
   );
@@ -181,56 +165,41 @@ function ProfilesTable({ org, profiles, onChanged }: { org: Org; profiles: Profi
   const action = useAction();
   return (
     <>
-      <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Administrator</th>
-              <th scope="col">Permissions</th>
-              <th scope="col">Created</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
+      <DataTable head={['Name', 'Administrator', 'Permissions', 'Created', '']}>
+        {profiles.map((p) =>
+          editing === p.id ? (
+            <tr key={p.id}>
+              <td colSpan={5}>
+                <ProfileForm
+                  initial={p}
+                  submitLabel="Save"
+                  onCancel={() => setEditing(undefined)}
+                  onSubmit={async (b) => {
+                    if (await action.run(() => api.updateProfile(org.id, p.id, b), `${b.name} saved.`)) {
+                      setEditing(undefined);
+                      onChanged();
+                    }
+                  }}
+                />
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {profiles.map((p) =>
-              editing === p.id ? (
-                <tr key={p.id}>
-                  <td colSpan={5}>
-                    <ProfileForm
-                      initial={p}
-                      submitLabel="Save"
-                      onCancel={() => setEditing(undefined)}
-                      onSubmit={async (b) => {
-                        if (await action.run(() => api.updateProfile(org.id, p.id, b), `${b.name} saved.`)) {
-                          setEditing(undefined);
-                          onChanged();
-                        }
-                      }}
-                    />
-                  </td>
-                </tr>
-              ) : (
-                <tr key={p.id}>
-                  <td>{p.name}</td>
-                  <td>{p.admin ? 'yes' : 'no'}</td>
-                  <td>
-                    <code class="wrap">{permissionsText(p.permissions)}</code>
-                  </td>
-                  <td>{when(p.created_at)}</td>
-                  <td>
-                    <button type="button" class="secondary small" onClick={() => setEditing(p.id)} aria-label={`Edit profile ${p.name}`}>
-                      Edit
-                    </button>
-                  </td>
-                </tr>
-              ),
-            )}
-          </tbody>
-        </table>
-      </div>
+          ) : (
+            <tr key={p.id}>
+              <td>{p.name}</td>
+              <td>{p.admin ? 'yes' : 'no'}</td>
+              <td>
+                <code class="wrap">{permissionsText(p.permissions)}</code>
+              </td>
+              <td>{when(p.created_at)}</td>
+              <td>
+                <button type="button" class="secondary small" onClick={() => setEditing(p.id)} aria-label={`Edit profile ${p.name}`}>
+                  Edit
+                </button>
+              </td>
+            </tr>
+          ),
+        )}
+      </DataTable>
       <Notice error={action.error} ok={action.ok} />
     </>
   );

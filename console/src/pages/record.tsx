@@ -8,7 +8,7 @@ import { RECORD_STATES } from '../../../src/domain/entities';
 import { api } from '../api';
 import { go, href } from '../router';
 import type { Org, RecordDetail } from '../types';
-import { DropZone, Field, Loading, Notice, Page, Section, bytes, useAction, useLoad, when } from '../ui';
+import { DataTable, DropZone, Field, Loading, Notice, Page, Section, bytes, useAction, useLoad, when } from '../ui';
 import { recordName } from './records';
 
 const STATE_HELP: Record<(typeof RECORD_STATES)[number], string> = {
@@ -156,52 +156,38 @@ function AttachmentsSection({ org, r, as, onChanged }: { org: Org; r: RecordDeta
       {r.attachments.length === 0 ? (
         <p class="muted">No attachments.</p>
       ) : (
-        <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Size</th>
-                <th scope="col">Added</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {r.attachments.map((a) => (
-                <tr key={a.id}>
-                  <td>
-                    {a.kind === 'link' ? (
-                      <a href={a.link_url ?? '#'} rel="noreferrer noopener" target="_blank">
-                        {a.title ?? a.file_name} (link)
-                      </a>
-                    ) : (
-                      <a href={api.attachmentUrl(org.id, r.id, a.id, as)} download={a.file_name}>
-                        {a.file_name}
-                      </a>
-                    )}
-                  </td>
-                  <td>{a.kind === 'link' ? '—' : bytes(a.size)}</td>
-                  <td>{when(a.created_at)}</td>
-                  <td>
-                    <button
-                      type="button"
-                      class="danger small"
-                      aria-label={`Delete attachment ${a.file_name}`}
-                      disabled={action.busy}
-                      onClick={async () => {
-                        if (confirm(`Delete ${a.file_name}?`) && (await action.run(() => api.deleteAttachment(org.id, r.id, a.id, as), `${a.file_name} deleted.`))) onChanged();
-                      }}
-                    >
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable head={['Name', 'Size', 'Added', '']}>
+          {r.attachments.map((a) => (
+            <tr key={a.id}>
+              <td>
+                {a.kind === 'link' ? (
+                  <a href={a.link_url ?? '#'} rel="noreferrer noopener" target="_blank">
+                    {a.title ?? a.file_name} (link)
+                  </a>
+                ) : (
+                  <a href={api.attachmentUrl(org.id, r.id, a.id, as)} download={a.file_name}>
+                    {a.file_name}
+                  </a>
+                )}
+              </td>
+              <td>{a.kind === 'link' ? '—' : bytes(a.size)}</td>
+              <td>{when(a.created_at)}</td>
+              <td>
+                <button
+                  type="button"
+                  class="danger small"
+                  aria-label={`Delete attachment ${a.file_name}`}
+                  disabled={action.busy}
+                  onClick={async () => {
+                    if (confirm(`Delete ${a.file_name}?`) && (await action.run(() => api.deleteAttachment(org.id, r.id, a.id, as), `${a.file_name} deleted.`))) onChanged();
+                  }}
+                >
+                  Delete
+                </button>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       <DropZone
         label="Upload attachments"

@@ -5,7 +5,7 @@ import { STANDARD_MODULES } from '../../../src/domain/modules';
 import { api } from '../api';
 import { type Route, go, href } from '../router';
 import type { CrmRecord, Org } from '../types';
-import { Field, Loading, Notice, Page, Section, useAction, useLoad, when } from '../ui';
+import { DataTable, Field, Loading, Notice, Page, Section, useAction, useLoad, when } from '../ui';
 
 /** The field Zoho shows as a record's name, per module family; else the first text field. */
 export function recordName(r: CrmRecord): string {
@@ -44,34 +44,21 @@ export function RecordsPage({ org, route }: { org: Org; route: Route }) {
           records.data.records.length === 0 ? (
             <p>No {module} records yet.</p>
           ) : (
-            <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Id</th>
-                    <th scope="col">State</th>
-                    <th scope="col">Owner</th>
-                    <th scope="col">Modified</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {records.data.records.map((r) => (
-                    <tr key={r.id}>
-                      <td>
-                        <a href={href('orgs', org.id, 'records', r.id)}>{recordName(r)}</a>
-                      </td>
-                      <td class="mono">{r.id}</td>
-                      <td>
-                        <span class={`badge state-${r.state}`}>{r.state.replace(/_/g, ' ')}</span>
-                      </td>
-                      <td>{userName(r.owner_id)}</td>
-                      <td>{when(r.modified_at)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable head={['Name', 'Id', 'State', 'Owner', 'Modified']}>
+              {records.data.records.map((r) => (
+                <tr key={r.id}>
+                  <td>
+                    <a href={href('orgs', org.id, 'records', r.id)}>{recordName(r)}</a>
+                  </td>
+                  <td class="mono">{r.id}</td>
+                  <td>
+                    <span class={`badge state-${r.state}`}>{r.state.replace(/_/g, ' ')}</span>
+                  </td>
+                  <td>{userName(r.owner_id)}</td>
+                  <td>{when(r.modified_at)}</td>
+                </tr>
+              ))}
+            </DataTable>
           )
         ) : null}
       </Section>

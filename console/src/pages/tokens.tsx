@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import type { Org, Token } from '../types';
-import { Field, Loading, Notice, Page, Section, ShownOnce, useAction, useLoad, when } from '../ui';
+import { DataTable, Field, Loading, Notice, Page, Section, ShownOnce, useAction, useLoad, when } from '../ui';
 
 const SCOPES = [
   ['ZohoCRM.modules.ALL', 'every module, every operation'],
@@ -115,55 +115,38 @@ export function TokensPage({ org }: { org: Org }) {
       <Section title="Tokens of this org">
         <Loading loaded={tokens} />
         {tokens.data ? (
-          <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">User</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Label</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {tokens.data.tokens.map((t) => (
-                  <tr key={t.id}>
-                    <td>{email(t.user_id)}</td>
-                    <td>
-                      <code class="wrap">{t.scopes}</code>
-                    </td>
-                    <td>{t.label ?? '—'}</td>
-                    <td>
-                      <span class={`badge ${tokenState(t)}`}>{tokenState(t)}</span>
-                    </td>
-                    <td>{t.expires_at ? when(t.expires_at) : 'never'}</td>
-                    <td>{when(t.created_at)}</td>
-                    <td>
-                      {t.revoked_at ? null : (
-                        <button
-                          type="button"
-                          class="danger small"
-                          aria-label={`Revoke token ${t.label ?? t.id}`}
-                          onClick={async () => {
-                            if (confirm('Revoke this token? Requests with it are refused from now on.') && (await revoke.run(() => api.revokeToken(org.id, t.id), 'Token revoked.'))) {
-                              tokens.reload();
-                            }
-                          }}
-                        >
-                          Revoke
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable head={['User', 'Scopes', 'Label', 'State', 'Expires', 'Created', '']}>
+            {tokens.data.tokens.map((t) => (
+              <tr key={t.id}>
+                <td>{email(t.user_id)}</td>
+                <td>
+                  <code class="wrap">{t.scopes}</code>
+                </td>
+                <td>{t.label ?? '—'}</td>
+                <td>
+                  <span class={`badge ${tokenState(t)}`}>{tokenState(t)}</span>
+                </td>
+                <td>{t.expires_at ? when(t.expires_at) : 'never'}</td>
+                <td>{when(t.created_at)}</td>
+                <td>
+                  {t.revoked_at ? null : (
+                    <button
+                      type="button"
+                      class="danger small"
+                      aria-label={`Revoke token ${t.label ?? t.id}`}
+                      onClick={async () => {
+                        if (confirm('Revoke this token? Requests with it are refused from now on.') && (await revoke.run(() => api.revokeToken(org.id, t.id), 'Token revoked.'))) {
+                          tokens.reload();
+                        }
+                      }}
+                    >
+                      Revoke
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         ) : null}
         <Notice error={revoke.error} ok={revoke.ok} />
       </Section>

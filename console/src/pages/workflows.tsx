@@ -4,7 +4,7 @@ import { WORKFLOW_EVENTS } from '../../../src/domain/entities';
 import { STANDARD_MODULES } from '../../../src/domain/modules';
 import { api } from '../api';
 import type { Org } from '../types';
-import { Field, Loading, Notice, Page, Section, useAction, useLoad, when } from '../ui';
+import { DataTable, Field, Loading, Notice, Page, Section, useAction, useLoad, when } from '../ui';
 
 export function WorkflowsPage({ org }: { org: Org }) {
   const rules = useLoad(() => api.rules(org.id), [org.id]);
@@ -25,47 +25,30 @@ export function WorkflowsPage({ org }: { org: Org }) {
         <Loading loaded={rules} />
         {rules.data?.rules.length === 0 ? <p class="muted">No rules.</p> : null}
         {rules.data && rules.data.rules.length > 0 ? (
-          <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Module</th>
-                  <th scope="col">Event</th>
-                  <th scope="col">Webhook</th>
-                  <th scope="col">Signed</th>
-                  <th scope="col">Active</th>
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {rules.data.rules.map((r) => (
-                  <tr key={r.id}>
-                    <td>{r.name}</td>
-                    <td>{r.module}</td>
-                    <td>{r.event}</td>
-                    <td class="mono wrap">{r.url}</td>
-                    <td>{r.signed ? 'yes' : 'no'}</td>
-                    <td>{r.active ? 'yes' : 'no'}</td>
-                    <td>
-                      <button
-                        type="button"
-                        class="danger small"
-                        aria-label={`Delete rule ${r.name}`}
-                        onClick={async () => {
-                          if (confirm(`Delete rule ${r.name}?`) && (await action.run(() => api.deleteRule(org.id, r.id), 'Rule deleted.'))) rules.reload();
-                        }}
-                      >
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable head={['Name', 'Module', 'Event', 'Webhook', 'Signed', 'Active', '']}>
+            {rules.data.rules.map((r) => (
+              <tr key={r.id}>
+                <td>{r.name}</td>
+                <td>{r.module}</td>
+                <td>{r.event}</td>
+                <td class="mono wrap">{r.url}</td>
+                <td>{r.signed ? 'yes' : 'no'}</td>
+                <td>{r.active ? 'yes' : 'no'}</td>
+                <td>
+                  <button
+                    type="button"
+                    class="danger small"
+                    aria-label={`Delete rule ${r.name}`}
+                    onClick={async () => {
+                      if (confirm(`Delete rule ${r.name}?`) && (await action.run(() => api.deleteRule(org.id, r.id), 'Rule deleted.'))) rules.reload();
+                    }}
+                  >
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         ) : null}
         <form
           class="form-grid"
@@ -159,31 +142,17 @@ export function WorkflowsPage({ org }: { org: Org }) {
                   <span class={`badge ${d.status}`}>{d.status}</span> {d.event} · {ruleName(d.rule_id)} · {d.attempts} attempt{d.attempts === 1 ? '' : 's'} · {when(d.created_at)}
                   {d.last_error ? <span class="muted"> · {d.last_error}</span> : null}
                 </summary>
-                <div class="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
-                  <table>
-                    <caption class="sr-only">Attempts of delivery {d.id}</caption>
-                    <thead>
-                      <tr>
-                        <th scope="col">#</th>
-                        <th scope="col">Started</th>
-                        <th scope="col">Took</th>
-                        <th scope="col">HTTP</th>
-                        <th scope="col">Error</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {d.attempt_log.map((a) => (
-                        <tr key={a.attempt}>
-                          <td>{a.attempt}</td>
-                          <td>{when(a.started_at)}</td>
-                          <td>{a.duration_ms} ms</td>
-                          <td>{a.status_code ?? '—'}</td>
-                          <td>{a.error ?? '—'}</td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
+                <DataTable head={['#', 'Started', 'Took', 'HTTP', 'Error']} caption={`Attempts of delivery ${d.id}`}>
+                  {d.attempt_log.map((a) => (
+                    <tr key={a.attempt}>
+                      <td>{a.attempt}</td>
+                      <td>{when(a.started_at)}</td>
+                      <td>{a.duration_ms} ms</td>
+                      <td>{a.status_code ?? '—'}</td>
+                      <td>{a.error ?? '—'}</td>
+                    </tr>
+                  ))}
+                </DataTable>
                 <pre class="json" tabIndex={0}>{JSON.stringify(d.payload, null, 2)}</pre>
               </details>
             </li>
