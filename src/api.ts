@@ -98,13 +98,13 @@ export async function startCrmMedia(options: CrmMediaOptions = {}): Promise<CrmM
       await rt.admin.reset();
       server.journal.clear();
       const again = startSeed ?? (typeof seed === 'string' ? await readSeedFile(seed) : undefined);
-      if (again) await applySeed(rt.admin, again);
+      if (again) await applySeed(rt, again);
       server.bootstrap = await bootstrap(rt);
       await rt.store.durable();
       setOwner(owner, server);
     },
     async seed(doc) {
-      const report = await applySeed(rt.admin, parseSeed(doc));
+      const report = await applySeed(rt, parseSeed(doc));
       await rt.store.durable();
       return report;
     },

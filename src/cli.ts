@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { registerAdminCommands } from './cli/admin-commands.js';
 import { registerBackupCommands } from './cli/backup-commands.js';
+import { registerJournalCommands } from './cli/journal-commands.js';
 import { registerMaintenanceCommands } from './cli/maintenance-commands.js';
 import { registerServe } from './cli/serve.js';
 import { cliErrorText } from './cli/errors.js';
@@ -22,6 +23,7 @@ registerServe(program);
 registerAdminCommands(program);
 registerMaintenanceCommands(program);
 registerBackupCommands(program);
+registerJournalCommands(program);
 markRequiredOptions(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

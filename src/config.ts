@@ -51,6 +51,11 @@ export const DEFAULTS = {
   exposeDevCredentials: false,
   logFormat: 'auto',
   apiDomainFromHost: false,
+  // The admin surface (/_admin, /_console): sessions of the web console, and throttling of wrong admin keys.
+  consoleSessionIdleMs: 30 * 60_000,
+  consoleSessionMaxMs: 12 * 60 * 60_000,
+  adminAuthMaxFailures: 10,
+  adminAuthWindowMs: 60_000,
 } as const;
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: MiB, mb: MiB, mib: MiB, g: 1024 * MiB, gb: 1024 * MiB, gib: 1024 * MiB };
@@ -154,6 +159,18 @@ const configSchema = z.object({
    * (`accounts.zoho.eu`) answering with its data centre's API host (`https://www.zohoapis.eu`).
    */
   apiDomainFromHost: bool,
+  /**
+   * The admin surface (/_admin and /_console) on a listener of its own, e.g. loopback only: then the main listener
+   * answers those paths with Zoho's 404, so a server whose Zoho API is public never exposes them.
+   */
+  adminHost: z.string().min(1).optional(),
+  adminPort: z.coerce.number().int().min(0).max(65535).optional(),
+  /** A console session ends after this long without a request, and after `consoleSessionMaxMs` in any case. */
+  consoleSessionIdleMs: z.coerce.number().int().min(1000),
+  consoleSessionMaxMs: z.coerce.number().int().min(1000),
+  /** Wrong admin keys from one client address: this many within the window, and that address waits out the window. */
+  adminAuthMaxFailures: z.coerce.number().int().min(1),
+  adminAuthWindowMs: z.coerce.number().int().min(1000),
 }).refine((c) => !c.inMemory || (c.database === undefined && c.blobStore !== 's3'), {
   message: 'the in-memory store keeps metadata and bytes in memory: leave out --database and --blob-store s3',
   path: ['inMemory'],
@@ -165,6 +182,9 @@ const configSchema = z.object({
     'the development credentials are published: on a non-loopback address they let anyone in. Listen on 127.0.0.1, ' +
     'or confirm with --expose-dev-credentials (CRM_MEDIA_EXPOSE_DEV_CREDENTIALS=1)',
   path: ['host'],
+}).refine((c) => c.adminHost === undefined || c.adminPort !== undefined, {
+  message: 'an admin host needs an admin port (--admin-port / CRM_MEDIA_ADMIN_PORT)',
+  path: ['adminHost'],
 }).refine((c) => c.blobStore !== 's3' || c.s3Bucket !== undefined, {
   message: 'the s3 blob store needs a bucket (--s3-bucket / CRM_MEDIA_S3_BUCKET)',
   path: ['s3Bucket'],
@@ -226,6 +246,12 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   tlsCert: 'CRM_MEDIA_TLS_CERT',
   tlsKey: 'CRM_MEDIA_TLS_KEY',
   apiDomainFromHost: 'CRM_MEDIA_API_DOMAIN_FROM_HOST',
+  adminHost: 'CRM_MEDIA_ADMIN_HOST',
+  adminPort: 'CRM_MEDIA_ADMIN_PORT',
+  consoleSessionIdleMs: 'CRM_MEDIA_CONSOLE_SESSION_IDLE_MS',
+  consoleSessionMaxMs: 'CRM_MEDIA_CONSOLE_SESSION_MAX_MS',
+  adminAuthMaxFailures: 'CRM_MEDIA_ADMIN_AUTH_MAX_FAILURES',
+  adminAuthWindowMs: 'CRM_MEDIA_ADMIN_AUTH_WINDOW_MS',
 };
 
 export type ConfigInput = { [K in keyof Config]?: unknown };

@@ -53,3 +53,110 @@ export const adminSchemas = {
     label: z.string().optional(),
   }),
 };
+
+/** Changes to what exists (admin API `PUT`): only the fields given change. */
+export const changeSchemas = {
+  org: z.object({ name: z.string().min(1).optional(), time_zone: z.string().optional() }),
+  profile: z.object({ name: z.string().min(1).optional(), admin: z.boolean().optional(), permissions: z.record(z.string(), permissions).optional() }),
+  user: z.object({
+    name: z.string().min(1).optional(),
+    email: z.string().optional(),
+    profile: z.string().optional(),
+    status: z.enum(['active', 'inactive']).optional(),
+  }),
+};
+
+/** A time in a seed document: ISO 8601 in UTC, as the export writes it. */
+const time = z.iso.datetime();
+/** Restoring a secret the server keeps only as a hash: its SHA-256 (64 lower-case hex digits), as the export writes it. */
+const hash = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in lower-case hex');
+/** A user by id or email. */
+const userRef = z.string().min(1);
+
+const seedPhoto = z.object({
+  file_name: z.string().min(1),
+  /** The image itself; its type and size are read from the bytes, as on upload. */
+  content_base64: z.base64(),
+  created_by: userRef.optional(),
+  created_at: time.optional(),
+});
+
+const seedAttachment = z.object({
+  id: z.string().optional(),
+  file_name: z.string().min(1),
+  title: z.string().nullable().optional(),
+  /** A link attachment: the URL, and no content. */
+  link_url: z.string().nullable().optional(),
+  content_type: z.string().nullable().optional(),
+  content_base64: z.base64().optional(),
+  owner: userRef.optional(),
+  created_by: userRef.optional(),
+  created_at: time.optional(),
+  modified_by: userRef.optional(),
+  modified_at: time.optional(),
+});
+
+/**
+ * Entries of a seed document beyond what the admin API creates: enough to restore an exported state exactly (ids,
+ * times, states, photos and attachments with their bytes, and tokens, client secrets, grant codes and refresh tokens
+ * as the hashes the server keeps). Every such field is optional, so hand-written seeds stay short.
+ */
+export const seedSchemas = {
+  org: adminSchemas.org.extend({ created_at: time.optional() }),
+  profile: adminSchemas.profile.extend({ created_at: time.optional() }),
+  user: adminSchemas.user.extend({ status: z.enum(['active', 'inactive']).optional(), created_at: time.optional() }),
+  module: adminSchemas.module.extend({ created_at: time.optional() }),
+  record: adminSchemas.record.extend({
+    created_at: time.optional(),
+    created_by: userRef.optional(),
+    modified_at: time.optional(),
+    modified_by: userRef.optional(),
+    photo: seedPhoto.optional(),
+    attachments: z.array(seedAttachment).default([]),
+  }),
+  token: adminSchemas.token.extend({
+    id: z.string().optional(),
+    token_hash: hash.optional(),
+    expires_at: time.nullable().optional(),
+    revoked_at: time.nullable().optional(),
+    created_at: time.optional(),
+    client_id: z.string().nullable().optional(),
+    refresh_token_id: z.string().nullable().optional(),
+  }),
+  oauthClient: z.object({
+    client_id: z.string().regex(/^1000\.[A-Z0-9]{1,64}$/, 'like 1000.<upper-case letters and digits>').optional(),
+    name: z.string().default('Self Client'),
+    user: userRef,
+    /** The secret (hand-written seeds) or its hash (exports); neither: a new secret, reported once. */
+    secret: z.string().min(1).optional(),
+    secret_hash: hash.optional(),
+    created_at: time.optional(),
+    grant_codes: z
+      .array(
+        z.object({
+          code: z.string().min(1).optional(),
+          code_hash: hash.optional(),
+          user: userRef.optional(),
+          scopes: z.string(),
+          expires_at: time,
+          used_at: time.nullable().optional(),
+          created_at: time.optional(),
+        }),
+      )
+      .default([]),
+    refresh_tokens: z
+      .array(
+        z.object({
+          id: z.string().optional(),
+          value: z.string().min(1).optional(),
+          token_hash: hash.optional(),
+          user: userRef.optional(),
+          scopes: z.string(),
+          revoked_at: time.nullable().optional(),
+          created_at: time.optional(),
+        }),
+      )
+      .default([]),
+  }),
+  workflow: adminSchemas.workflow.extend({ id: z.string().optional(), created_at: time.optional() }),
+};

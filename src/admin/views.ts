@@ -1,6 +1,23 @@
-/** JSON shapes of the admin API and the CLI (snake_case like Zoho; token hashes never leave the server). */
-import type { AccessToken, CrmRecord, ModuleSetting, OAuthClient, Org, Profile, User, WorkflowRule } from '../domain/entities.js';
+/**
+ * JSON shapes of the admin API, the CLI and the console (snake_case like Zoho). Hashes of tokens, secrets and codes
+ * never appear here; only a seed export carries them (seed-export.ts).
+ */
+import type {
+  AccessToken,
+  Attachment,
+  CrmRecord,
+  GrantCode,
+  ModuleSetting,
+  OAuthClient,
+  Org,
+  Photo,
+  Profile,
+  RefreshToken,
+  User,
+  WorkflowRule,
+} from '../domain/entities.js';
 import type { DeliveryRecord } from '../domain/workflow-rules.js';
+import type { RequestEntry } from '../server/request-journal.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -87,4 +104,70 @@ export const deliveryJson = (d: DeliveryRecord) => ({
     status_code: a.statusCode,
     error: a.error,
   })),
+});
+
+export const journalEntryJson = (e: RequestEntry) => ({
+  seq: e.seq,
+  id: e.id,
+  time: new Date(e.time).toISOString(),
+  method: e.method,
+  path: e.path,
+  query: e.query,
+  operation: e.operation,
+  org_id: e.orgId,
+  user_id: e.userId,
+  client_id: e.clientId,
+  record_id: e.recordId,
+  status: e.status,
+  code: e.code,
+  latency_ms: e.latencyMs,
+  bytes_in: e.bytesIn,
+  bytes_out: e.bytesOut,
+  marks: e.marks,
+});
+
+export const photoJson = (p: Photo) => ({
+  file_name: p.fileName,
+  content_type: p.contentType,
+  size: p.size,
+  width: p.width,
+  height: p.height,
+  sha256: p.sha256,
+  created_by: p.createdBy,
+  created_at: iso(p.createdAt),
+});
+
+export const attachmentJson = (a: Attachment) => ({
+  id: a.id,
+  kind: a.kind,
+  file_name: a.fileName,
+  title: a.title,
+  link_url: a.linkUrl,
+  content_type: a.contentType,
+  size: a.size,
+  sha256: a.sha256,
+  owner_id: a.ownerId,
+  created_by: a.createdBy,
+  created_at: iso(a.createdAt),
+  modified_at: iso(a.modifiedAt),
+});
+
+/** A grant code without the code (only its hash is kept): who, what, and whether it can still be exchanged. */
+export const grantCodeJson = (g: GrantCode, now: number) => ({
+  client_id: g.clientId,
+  user_id: g.userId,
+  scopes: g.scopes,
+  status: g.usedAt !== null ? 'used' : g.expiresAt <= now ? 'expired' : 'unused',
+  expires_at: iso(g.expiresAt),
+  used_at: iso(g.usedAt),
+  created_at: iso(g.createdAt),
+});
+
+export const refreshTokenJson = (t: RefreshToken) => ({
+  id: t.id,
+  client_id: t.clientId,
+  user_id: t.userId,
+  scopes: t.scopes,
+  revoked_at: iso(t.revokedAt),
+  created_at: iso(t.createdAt),
 });

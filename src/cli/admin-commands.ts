@@ -309,7 +309,7 @@ export function registerAdminCommands(program: Command): void {
     .description('create the orgs, users, modules, records and tokens of a seed file (safe to re-run)')
     .action(async (file: string) => {
       const seed = await readSeedFile(file);
-      await withRuntime(program, (rt) => applySeed(rt.admin, seed), { create: true });
+      await withRuntime(program, (rt) => applySeed(rt, seed), { create: true });
     });
 
   program

@@ -23,6 +23,8 @@ interface ServeFlags {
   publicUrl?: string;
   apiDomainFromHost?: boolean;
   printBootstrapToken?: boolean;
+  adminPort?: string;
+  adminHost?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -54,6 +56,12 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--access-log', 'one log line per API request (default: on with --dev; env: CRM_MEDIA_ACCESS_LOG)'))
     .addOption(new Option('--no-access-log', 'no access log, even with --dev'))
     .option('--print-bootstrap-token', 'on PostgreSQL, print the tokens a first start mints (default: only into <data>/bootstrap-tokens; also CRM_MEDIA_PRINT_BOOTSTRAP_TOKEN)')
+    .addOption(
+      new Option('--admin-port <port>', 'serve /_admin and /_console on a listener of their own (the main one then answers 404 there)').env(
+        'CRM_MEDIA_ADMIN_PORT',
+      ),
+    )
+    .addOption(new Option('--admin-host <host>', 'address of the admin listener (default: --host), e.g. 127.0.0.1').env('CRM_MEDIA_ADMIN_HOST'))
     .action(async (_o: ServeFlags, command: Command) => {
       const o = givenOnCommandLine<ServeFlags>(command);
       const config: Config = loadConfig({
@@ -74,15 +82,19 @@ export function registerServe(program: Command): void {
         publicUrl: o.publicUrl,
         apiDomainFromHost: o.apiDomainFromHost,
         printBootstrapToken: o.printBootstrapToken,
+        adminPort: o.adminPort,
+        adminHost: o.adminHost,
       });
       const logger = createLogger(config);
       const server = await startServer(config, logger);
       const seededTokens = server.seed?.tokens ?? [];
+      const seededClients = (server.seed?.client_secrets ?? []).map((c) => ({ label: `seeded client ${c.client_id} (org ${c.org}) secret`, value: c.secret }));
       const minted = [
         ...(server.bootstrap?.newToken && !config.dev
           ? [{ label: `bootstrap token for ${DEFAULT_ADMIN_EMAIL} (org ${server.bootstrap.org.id}, all scopes)`, value: server.bootstrap.newToken }]
           : []),
         ...seededTokens.map((t) => ({ label: `seeded token for ${t.user} (org ${t.org})`, value: t.value })),
+        ...seededClients,
       ];
       // The embedded default is a developer's console; on PostgreSQL it is a production one (docs/deployment.md).
       const tokenFile = config.database && !config.printBootstrapToken && minted.length > 0 ? await keepMintedTokens(config.dataDir, minted) : undefined;
@@ -97,9 +109,11 @@ export function registerServe(program: Command): void {
       const forPeople = resolveLogFormat(config.logFormat) === 'pretty';
       if (forPeople) {
         process.stdout.write(`${welcomeText(facts)}\n`);
+        process.stdout.write(`  console: ${server.adminUrl}/_console/ (log in with the admin key)\n`);
+        if (!tokenFile) for (const c of seededClients) process.stdout.write(`  ${c.label}: ${c.value}\n`);
       } else {
         // The announcement that the server is up, whatever the log level (as the text is for people).
-        logger.child({}, { level: 'info' }).info(welcomeRecord(facts), `crm-media-server is listening on ${server.url}`);
+        logger.child({}, { level: 'info' }).info({ ...welcomeRecord(facts), console: `${server.adminUrl}/_console/` }, `crm-media-server is listening on ${server.url}`);
         // A token minted now is a secret shown once: never a log record, so it goes to stderr, apart from the log,
         // unless it was kept in the token file.
         if (!tokenFile) for (const t of minted) process.stderr.write(`${t.label}: ${t.value}\n`);

@@ -6,11 +6,13 @@ import { removeBlobQuietly } from './blob-cleanup.js';
 import type { CacheInvalidation } from './cached-lookups.js';
 import {
   type AccessToken,
+  type Attachment,
   type CrmRecord,
   type ModulePermissions,
   type ModuleSetting,
   type Org,
   type PermissionMap,
+  type Photo,
   type Profile,
   RECORD_STATES,
   type RecordState,
@@ -28,44 +30,57 @@ import type { MetadataView } from './ports/metadata.js';
 import type { RecordService } from './records.js';
 import { isValidScopeList } from './scopes.js';
 import { isValidTimeZone } from './time.js';
-import { hashToken, isPlausibleTokenValue, newAccessTokenValue } from './tokens.js';
+import { hashToken, isPlausibleTokenValue, isTokenHash, newAccessTokenValue } from './tokens.js';
 
 export const FULL_ACCESS: ModulePermissions = { view: true, create: true, edit: true, delete: true };
 export const FULL_SCOPES = 'ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.users.ALL,ZohoCRM.org.ALL';
 
-export interface NewOrg {
+/** When an entity was made: given when a seed restores an exported state, else now. */
+interface Dated {
+  createdAt?: number | undefined;
+}
+export interface NewOrg extends Dated {
   id?: string | undefined;
   name: string;
   timeZone?: string | undefined;
+  /**
+   * The org's profiles, made with it; Administrator and Standard are added unless listed (every Zoho org has both).
+   */
+  profiles?: NewProfile[] | undefined;
 }
-export interface NewProfile {
+export interface NewProfile extends Dated {
   id?: string | undefined;
   name: string;
   isAdmin?: boolean | undefined;
   permissions?: PermissionMap | undefined;
 }
-export interface NewUser {
+export interface NewUser extends Dated {
   id?: string | undefined;
   name: string;
   email: string;
   /** Profile id or name. */
   profile: string;
+  status?: User['status'] | undefined;
 }
-export interface NewCustomModule {
+export interface NewCustomModule extends Dated {
   apiName: string;
   singular?: string | undefined;
   plural?: string | undefined;
   sharing?: Sharing | undefined;
 }
-export interface NewRecord {
+export interface NewRecord extends Dated {
   id?: string | undefined;
   module: string;
   /** User id or email; default: the org's first administrator. */
   owner?: string | undefined;
   data?: Record<string, unknown> | undefined;
   state?: RecordState | undefined;
+  /** User id or email; default: the owner. */
+  createdBy?: string | undefined;
+  modifiedBy?: string | undefined;
+  modifiedAt?: number | undefined;
 }
-export interface NewToken {
+export interface NewToken extends Dated {
   /** User id or email. */
   user: string;
   scopes?: string | undefined;
@@ -74,6 +89,29 @@ export interface NewToken {
   /** A chosen value (e.g. a fixed CI token); default: a fresh `1000.<hex>.<hex>`. */
   value?: string | undefined;
   label?: string | undefined;
+  /** Restoring an exported token: its id, the hash of its value (the value itself is never kept), and its times. */
+  id?: string | undefined;
+  tokenHash?: string | undefined;
+  expiresAt?: number | null | undefined;
+  revokedAt?: number | null | undefined;
+  clientId?: string | null | undefined;
+  refreshTokenId?: string | null | undefined;
+}
+export interface OrgChange {
+  name?: string | undefined;
+  timeZone?: string | undefined;
+}
+export interface ProfileChange {
+  name?: string | undefined;
+  isAdmin?: boolean | undefined;
+  permissions?: PermissionMap | undefined;
+}
+export interface UserChange {
+  name?: string | undefined;
+  email?: string | undefined;
+  /** Profile id or name. */
+  profile?: string | undefined;
+  status?: User['status'] | undefined;
 }
 export interface IssuedToken {
   token: AccessToken;
@@ -81,7 +119,7 @@ export interface IssuedToken {
   value: string;
 }
 
-type AdminPorts = 'directory' | 'records' | 'tokens' | 'maintenance';
+type AdminPorts = 'directory' | 'records' | 'photos' | 'attachments' | 'tokens' | 'maintenance';
 
 export interface AdminServiceDeps {
   store: MetadataView<AdminPorts>;
@@ -140,14 +178,17 @@ export class AdminService {
     const timeZone = input.timeZone ?? 'UTC';
     if (!isValidTimeZone(timeZone)) invalid({ field: 'time_zone', reason: 'not an IANA time zone' });
     if (!input.name.trim()) invalid({ field: 'name', reason: 'empty' });
-    const org: Org = { id: checkOptionalId(input.id, 'id'), name: input.name, timeZone, createdAt: this.deps.now() };
+    const org: Org = { id: checkOptionalId(input.id, 'id'), name: input.name, timeZone, createdAt: input.createdAt ?? this.deps.now() };
+    const given = input.profiles ?? [];
+    const named = (name: string) => given.some((p) => p.name.toLowerCase() === name.toLowerCase());
+    // Every Zoho org has these two profiles.
+    const defaults = [
+      { name: 'Administrator', isAdmin: true },
+      { name: 'Standard', isAdmin: false },
+    ].filter((p) => !named(p.name));
     await insertNew({ field: 'id', value: org.id }, this.store.transaction(async (tx) => {
       await tx.directory.insertOrg(org);
-      // Every Zoho org has these two profiles.
-      for (const p of [
-        { name: 'Administrator', isAdmin: true },
-        { name: 'Standard', isAdmin: false },
-      ]) {
+      for (const p of defaults) {
         await tx.directory.insertProfile({
           id: newZohoId(),
           orgId: org.id,
@@ -157,8 +198,20 @@ export class AdminService {
           createdAt: org.createdAt,
         });
       }
+      for (const p of given) await this.within(tx).createProfile(org.id, p);
     }));
     return org;
+  }
+
+  async updateOrg(orgId: string, change: OrgChange): Promise<Org> {
+    const org = await this.org(orgId);
+    const next: Org = { ...org, name: change.name ?? org.name, timeZone: change.timeZone ?? org.timeZone };
+    if (!isValidTimeZone(next.timeZone)) invalid({ field: 'time_zone', reason: 'not an IANA time zone' });
+    if (!next.name.trim()) invalid({ field: 'name', reason: 'empty' });
+    await this.store.directory.updateOrg(next);
+    // Principals carry their org (its time zone renders API times).
+    this.deps.caches.invalidate();
+    return next;
   }
 
   listOrgs(): Promise<Org[]> {
@@ -181,10 +234,29 @@ export class AdminService {
       name: input.name,
       isAdmin: input.isAdmin ?? false,
       permissions: input.permissions ?? { '*': FULL_ACCESS },
-      createdAt: this.deps.now(),
+      createdAt: input.createdAt ?? this.deps.now(),
     };
     await insertNew({ field: 'id', value: profile.id }, this.store.directory.insertProfile(profile));
     return profile;
+  }
+
+  async updateProfile(orgId: string, profileId: string, change: ProfileChange): Promise<Profile> {
+    const profiles = await this.listProfiles(orgId);
+    const profile = profiles.find((p) => p.id === profileId) ?? notFound('profile', profileId);
+    const next: Profile = {
+      ...profile,
+      name: change.name ?? profile.name,
+      isAdmin: change.isAdmin ?? profile.isAdmin,
+      permissions: change.permissions ?? profile.permissions,
+    };
+    if (!next.name.trim()) invalid({ field: 'name', reason: 'empty' });
+    if (profiles.some((p) => p.id !== profileId && p.name.toLowerCase() === next.name.toLowerCase())) {
+      throw zohoError('DUPLICATE_DATA', { field: 'name', value: next.name });
+    }
+    await this.store.directory.updateProfile(next);
+    // Principals carry their profile: a change of permissions applies to the next request.
+    this.deps.caches.invalidate();
+    return next;
   }
 
   async listProfiles(orgId: string): Promise<Profile[]> {
@@ -215,11 +287,32 @@ export class AdminService {
       profileId: profile.id,
       name: input.name,
       email: input.email,
-      status: 'active',
-      createdAt: this.deps.now(),
+      status: checkStatus(input.status ?? 'active'),
+      createdAt: input.createdAt ?? this.deps.now(),
     };
     await insertNew({ field: 'id', value: user.id }, this.store.directory.insertUser(user));
     return user;
+  }
+
+  async updateUser(orgId: string, userId: string, change: UserChange): Promise<User> {
+    const users = await this.listUsers(orgId);
+    const user = users.find((u) => u.id === userId) ?? notFound('user', userId);
+    const next: User = {
+      ...user,
+      name: change.name ?? user.name,
+      email: change.email ?? user.email,
+      profileId: change.profile === undefined ? user.profileId : (await this.findProfile(orgId, change.profile)).id,
+      status: checkStatus(change.status ?? user.status),
+    };
+    if (!next.name.trim()) invalid({ field: 'name', reason: 'empty' });
+    if (!/^[^\s@]+@[^\s@]+$/.test(next.email)) invalid({ field: 'email', reason: 'not an email address' });
+    if (users.some((u) => u.id !== userId && u.email.toLowerCase() === next.email.toLowerCase())) {
+      throw zohoError('DUPLICATE_DATA', { field: 'email', value: next.email });
+    }
+    await this.store.directory.updateUser(next);
+    // An inactive user's tokens stop working with the next request; a new profile applies at once.
+    this.deps.caches.invalidate();
+    return next;
   }
 
   async listUsers(orgId: string): Promise<User[]> {
@@ -255,7 +348,7 @@ export class AdminService {
       singular: input.singular ?? input.apiName,
       plural: input.plural ?? input.apiName,
       sharing: checkSharing(input.sharing ?? 'public_read_write'),
-      createdAt: this.deps.now(),
+      createdAt: input.createdAt ?? this.deps.now(),
     };
     await this.store.directory.upsertModuleSetting(setting);
     this.deps.caches.invalidate();
@@ -263,7 +356,7 @@ export class AdminService {
   }
 
   /** Sets a module's sharing: `private` = owner and administrators only. */
-  async setModuleSharing(orgId: string, apiName: string, sharing: Sharing): Promise<ModuleSetting> {
+  async setModuleSharing(orgId: string, apiName: string, sharing: Sharing, createdAt?: number): Promise<ModuleSetting> {
     await this.org(orgId);
     checkSharing(sharing);
     const existing = await this.store.directory.getModuleSetting(orgId, apiName);
@@ -271,7 +364,7 @@ export class AdminService {
     if (!existing && !std) notFound('module', apiName);
     const setting: ModuleSetting = existing
       ? { ...existing, sharing }
-      : { orgId, apiName: std!.apiName, custom: false, singular: std!.singular, plural: std!.plural, sharing, createdAt: this.deps.now() };
+      : { orgId, apiName: std!.apiName, custom: false, singular: std!.singular, plural: std!.plural, sharing, createdAt: createdAt ?? this.deps.now() };
     await this.store.directory.upsertModuleSetting(setting);
     this.deps.caches.invalidate();
     return setting;
@@ -296,7 +389,7 @@ export class AdminService {
     const module = await this.moduleApiName(orgId, input.module);
     const owner = input.owner ? await this.findUser(orgId, input.owner) : await this.firstAdmin(orgId);
     const id = checkOptionalId(input.id, 'id');
-    const now = this.deps.now();
+    const createdAt = input.createdAt ?? this.deps.now();
     const record: CrmRecord = {
       id,
       orgId,
@@ -304,10 +397,10 @@ export class AdminService {
       ownerId: owner.id,
       data: input.data ?? {},
       state: checkState(input.state ?? 'normal'),
-      createdBy: owner.id,
-      createdAt: now,
-      modifiedBy: owner.id,
-      modifiedAt: now,
+      createdBy: input.createdBy ? (await this.findUser(orgId, input.createdBy)).id : owner.id,
+      createdAt,
+      modifiedBy: input.modifiedBy ? (await this.findUser(orgId, input.modifiedBy)).id : owner.id,
+      modifiedAt: input.modifiedAt ?? createdAt,
     };
     await insertNew({ field: 'id', value: record.id }, this.store.records.insert(record));
     return record;
@@ -320,6 +413,20 @@ export class AdminService {
   async listRecords(orgId: string, module: string, limit = 200, offset = 0): Promise<CrmRecord[]> {
     await this.org(orgId);
     return this.store.records.list(orgId, await this.moduleApiName(orgId, module), { limit, offset });
+  }
+
+  /** A record with its photo and attachments (newest first), whoever may see them: the console's record page. */
+  async recordDetail(orgId: string, recordId: string): Promise<{ record: CrmRecord; photo: Photo | undefined; attachments: Attachment[] }> {
+    const record = (await this.store.records.get(orgId, recordId)) ?? notFound('record', recordId);
+    const photo = await this.store.photos.get(orgId, recordId);
+    const attachments: Attachment[] = [];
+    // Bounded: each page advances the offset over a finite list.
+    for (let offset = 0; ; offset += 200) {
+      const page = await this.store.attachments.list(orgId, recordId, { limit: 200, offset });
+      attachments.push(...page);
+      if (page.length < 200) break;
+    }
+    return { record, photo, attachments };
   }
 
   async setRecordState(orgId: string, recordId: string, state: RecordState): Promise<CrmRecord> {
@@ -337,24 +444,28 @@ export class AdminService {
     const user = await this.findUser(orgId, input.user);
     const scopes = input.scopes ?? FULL_SCOPES;
     if (!isValidScopeList(scopes)) invalid({ field: 'scopes', reason: 'not a list of ZohoCRM scopes' });
-    const value = input.value ?? newAccessTokenValue();
-    if (!isPlausibleTokenValue(value)) invalid({ field: 'value', reason: 'printable characters without spaces, at most 512' });
+    if (input.value !== undefined && input.tokenHash !== undefined) invalid({ field: 'token_hash', reason: 'give a value or its hash, not both' });
+    if (input.tokenHash !== undefined && !isTokenHash(input.tokenHash)) invalid({ field: 'token_hash', reason: '64 lower-case hex digits (SHA-256)' });
+    const value = input.tokenHash === undefined ? (input.value ?? newAccessTokenValue()) : '';
+    if (input.tokenHash === undefined && !isPlausibleTokenValue(value)) {
+      invalid({ field: 'value', reason: 'printable characters without spaces, at most 512' });
+    }
     if (input.expiresIn !== undefined && input.expiresIn !== null && !(input.expiresIn > 0)) {
       invalid({ field: 'expires_in', reason: 'a positive number of seconds' });
     }
-    const now = this.deps.now();
+    const now = input.createdAt ?? this.deps.now();
     const token: AccessToken = {
-      id: newZohoId(),
+      id: input.id === undefined ? newZohoId() : checkOptionalId(input.id, 'id'),
       orgId,
       userId: user.id,
-      tokenHash: hashToken(value),
+      tokenHash: input.tokenHash ?? hashToken(value),
       scopes,
       label: input.label ?? null,
-      expiresAt: input.expiresIn ? now + Math.round(input.expiresIn * 1000) : null,
-      revokedAt: null,
+      expiresAt: input.expiresAt !== undefined ? input.expiresAt : input.expiresIn ? now + Math.round(input.expiresIn * 1000) : null,
+      revokedAt: input.revokedAt ?? null,
       createdAt: now,
-      clientId: null,
-      refreshTokenId: null,
+      clientId: input.clientId ?? null,
+      refreshTokenId: input.refreshTokenId ?? null,
     };
     await insertNew({ field: 'value' }, this.store.tokens.insert(token));
     return { token, value };
@@ -362,7 +473,12 @@ export class AdminService {
 
   /** Whether some access token (of any org) has this value. */
   async tokenValueKnown(value: string): Promise<boolean> {
-    return (await this.store.tokens.findPrincipal(hashToken(value))) !== undefined;
+    return this.tokenHashKnown(hashToken(value));
+  }
+
+  /** Whether some access token (of any org) has a value with this SHA-256. */
+  async tokenHashKnown(tokenHash: string): Promise<boolean> {
+    return (await this.store.tokens.findPrincipal(tokenHash)) !== undefined;
   }
 
   async listTokens(orgId: string): Promise<AccessToken[]> {
@@ -393,6 +509,11 @@ export class AdminService {
 function checkSharing(sharing: string): Sharing {
   if (!(SHARING_SETTINGS as readonly string[]).includes(sharing)) invalid({ field: 'sharing', allowed: SHARING_SETTINGS });
   return sharing as Sharing;
+}
+
+function checkStatus(status: string): User['status'] {
+  if (status !== 'active' && status !== 'inactive') invalid({ field: 'status', allowed: ['active', 'inactive'] });
+  return status;
 }
 
 function checkState(state: string): RecordState {

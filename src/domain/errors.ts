@@ -117,6 +117,9 @@ export const ERROR_CATALOG = {
   /** Admin API only (not part of Zoho's surface). */
   ADMIN_UNAUTHORIZED: entry('AUTHENTICATION_FAILURE', 401, 'a valid admin key is required'),
   ADMIN_NOT_FOUND: entry('INVALID_DATA', 404, 'no such entity'),
+  ADMIN_SESSION_EXPIRED: entry('AUTHENTICATION_FAILURE', 401, 'the console session has ended; log in again'),
+  ADMIN_FORBIDDEN: entry('AUTHENTICATION_FAILURE', 403, 'refused: not from this server\'s own console'),
+  ADMIN_THROTTLED: entry('TOO_MANY_REQUESTS', 429, 'too many wrong admin keys from this address; try again later'),
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorName = keyof typeof ERROR_CATALOG;

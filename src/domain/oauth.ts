@@ -4,7 +4,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CacheInvalidation } from './cached-lookups.js';
-import type { AccessToken, OAuthClient, RefreshToken } from './entities.js';
+import type { AccessToken, GrantCode, OAuthClient, RefreshToken } from './entities.js';
 import { zohoError } from './errors.js';
 import { newZohoId } from './ids.js';
 import type { MetadataView } from './ports/metadata.js';
@@ -40,11 +40,15 @@ export interface IssuedClient {
 
 const CLIENT_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
-function newClientId(): string {
+export function newClientId(): string {
   const bytes = randomBytes(30);
   let id = '1000.';
   for (const b of bytes) id += CLIENT_ID_ALPHABET[b % CLIENT_ID_ALPHABET.length];
   return id;
+}
+
+export function newClientSecret(): string {
+  return randomBytes(21).toString('hex');
 }
 
 function sameHash(a: string, b: string): boolean {
@@ -74,7 +78,7 @@ export class OAuthService {
 
   async createClient(orgId: string, userId: string, name: string): Promise<IssuedClient> {
     if (!(await this.store.directory.getUser(orgId, userId))) throw zohoError('ADMIN_NOT_FOUND', { entity: 'user', key: userId });
-    const secret = randomBytes(21).toString('hex');
+    const secret = newClientSecret();
     const client: OAuthClient = {
       id: newClientId(),
       orgId,
@@ -89,6 +93,15 @@ export class OAuthService {
 
   listClients(orgId: string): Promise<OAuthClient[]> {
     return this.store.oauth.listClients(orgId);
+  }
+
+  /** Every grant code of the org's clients (used and expired ones too); the codes themselves are never kept. */
+  listGrantCodes(orgId: string): Promise<GrantCode[]> {
+    return this.store.oauth.listGrantCodes(orgId);
+  }
+
+  listRefreshTokens(orgId: string): Promise<RefreshToken[]> {
+    return this.store.oauth.listRefreshTokens(orgId);
   }
 
   async deleteClient(orgId: string, clientId: string): Promise<void> {

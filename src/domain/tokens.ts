@@ -16,3 +16,8 @@ export function hashToken(value: string): string {
 export function isPlausibleTokenValue(value: string): boolean {
   return value.length > 0 && value.length <= 512 && /^[\x21-\x7e]+$/.test(value);
 }
+
+/** A stored hash as a seed document carries it: SHA-256, 64 lower-case hex digits. */
+export function isTokenHash(value: string): boolean {
+  return /^[0-9a-f]{64}$/.test(value);
+}

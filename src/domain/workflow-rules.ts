@@ -8,7 +8,7 @@ import type { CacheInvalidation } from './cached-lookups.js';
 import type { DeliveryAttempt, OutboxEvent, OutboxStatus, User, WorkflowEvent, WorkflowRule } from './entities.js';
 import { WORKFLOW_EVENTS } from './entities.js';
 import { zohoError } from './errors.js';
-import { newZohoId } from './ids.js';
+import { isZohoId, newZohoId } from './ids.js';
 import { isHttpLink } from './links.js';
 import type { MetadataPorts, MetadataView } from './ports/metadata.js';
 import type { Page } from './ports/page.js';
@@ -81,6 +81,9 @@ export interface NewWorkflowRule {
   url: string;
   secret?: string | undefined;
   active?: boolean | undefined;
+  /** Restoring an exported rule: its id and when it was made. */
+  id?: string | undefined;
+  createdAt?: number | undefined;
 }
 
 export interface DeliveryRecord {
@@ -106,8 +109,9 @@ export class WorkflowAdmin {
     if (!module) throw zohoError('INVALID_DATA', { field: 'module', reason: 'no such module in this org' });
     if (!isHttpLink(input.url)) throw zohoError('INVALID_DATA', { field: 'url', reason: 'an absolute http(s) URL' });
     if (!input.name.trim()) throw zohoError('INVALID_DATA', { field: 'name', reason: 'empty' });
+    if (input.id !== undefined && !isZohoId(input.id)) throw zohoError('INVALID_DATA', { field: 'id', reason: 'must be a string of up to 19 digits' });
     const rule: WorkflowRule = {
-      id: newZohoId(),
+      id: input.id ?? newZohoId(),
       orgId,
       name: input.name,
       module,
@@ -115,11 +119,21 @@ export class WorkflowAdmin {
       webhookUrl: new URL(input.url).toString(),
       secret: input.secret ?? null,
       active: input.active ?? true,
-      createdAt: this.now(),
+      createdAt: input.createdAt ?? this.now(),
     };
     await this.store.workflows.insert(rule);
     this.caches.invalidate();
     return rule;
+  }
+
+  /** The same administration working inside a transaction (seeding). */
+  within(store: MetadataView<'directory' | 'workflows' | 'outbox'>): WorkflowAdmin {
+    return new WorkflowAdmin(store, this.caches, this.now);
+  }
+
+  /** How many events are pending, delivered and failed, of one org or of all. */
+  deliveryCounts(orgId?: string): Promise<Record<OutboxStatus, number>> {
+    return this.store.outbox.countByStatus(orgId);
   }
 
   listRules(orgId: string): Promise<WorkflowRule[]> {

@@ -13,7 +13,7 @@ import { sendError, sendJson } from './http.js';
 import { ServerMetrics } from './metrics.js';
 import { CONNECT_REFUSAL, type Refusal, rawErrorResponse, refusalError, refusalOfClientError, refusalOfRequest } from './protocol-refusals.js';
 import { type JournalFacts, type RequestEntry, RequestJournal, redactedQuery, requestIdGenerator } from './request-journal.js';
-import { registerAdminRoutes } from './routes/admin.js';
+import { type AdminSurface, registerAdminSurface } from './admin-surface.js';
 import { registerCrmRoutes } from './routes/crm.js';
 import { registerOAuthRoutes } from './routes/oauth.js';
 
@@ -33,6 +33,13 @@ export interface ServerOptions {
   adminKey: string;
   /** HTTPS with this PEM certificate and key (`--tls-cert`, `--tls-key`) instead of plain HTTP. */
   tls?: { cert: Buffer; key: Buffer } | undefined;
+  /**
+   * What this listener serves: everything (default), the Zoho surface only (`api`: /_admin and /_console answer
+   * Zoho's 404), or the admin surface only (`admin`, the listener of `--admin-port`).
+   */
+  surface?: 'all' | 'api' | 'admin';
+  /** The journal to fill or show (the admin listener shows the main listener's); default: a new one. */
+  journal?: RequestJournal;
 }
 
 export interface CrmMediaServer {
@@ -46,8 +53,10 @@ export interface CrmMediaServer {
 
 export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
   const metrics = new ServerMetrics();
-  metrics.watchWebhooks(rt.webhooks.outcomes);
-  const journal = new RequestJournal(rt.config.journalSize);
+  const journal = opts.journal ?? new RequestJournal(rt.config.journalSize);
+  const surface = opts.surface ?? 'all';
+  // One listener counts the webhook outcomes (the admin listener shares the runtime and would count them twice).
+  if (surface !== 'admin') metrics.watchWebhooks(rt.webhooks.outcomes);
   const accessLog = rt.config.accessLog;
   let closing = false;
   const nextRequestId = requestIdGenerator();
@@ -205,13 +214,17 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
     return reply.header('content-type', metrics.contentType).send(await metrics.render());
   });
 
-  const crm = registerCrmRoutes(app, rt, metrics);
-  // Methods the router does not route (PROPFIND, SEARCH, …) still get Zoho's answer on Zoho's paths.
-  app.setNotFoundHandler((request, reply) =>
-    request.url.startsWith('/crm/') ? crm(request, reply) : sendError(reply, zohoError('INVALID_URL_PATTERN')),
-  );
-  registerOAuthRoutes(app, rt);
-  registerAdminRoutes(app, rt, opts.adminKey);
+  if (surface === 'admin') {
+    app.setNotFoundHandler((_request, reply) => sendError(reply, zohoError('INVALID_URL_PATTERN')));
+  } else {
+    const crm = registerCrmRoutes(app, rt, metrics);
+    // Methods the router does not route (PROPFIND, SEARCH, …) still get Zoho's answer on Zoho's paths.
+    app.setNotFoundHandler((request, reply) =>
+      request.url.startsWith('/crm/') ? crm(request, reply) : sendError(reply, zohoError('INVALID_URL_PATTERN')),
+    );
+    registerOAuthRoutes(app, rt);
+  }
+  const admin: AdminSurface | undefined = surface === 'api' ? undefined : registerAdminSurface(app, rt, { adminKey: opts.adminKey, journal });
   app.addHook('onClose', (_instance, done) => {
     journal.close();
     done();
@@ -222,6 +235,7 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
     journal,
     beginClosing() {
       closing = true;
+      admin?.stopWaits();
     },
   };
 }

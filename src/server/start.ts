@@ -20,6 +20,8 @@ import { type RequestJournal, redactedQuery } from './request-journal.js';
 export interface RunningServer {
   url: string;
   port: number;
+  /** Where /_admin and /_console are served: `url`, or the admin listener's own (`--admin-port`). */
+  adminUrl: string;
   runtime: Runtime;
   app: FastifyInstance;
   /** The newest requests to the Zoho surface of this server. */
@@ -104,25 +106,30 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     throw err;
   }
   try {
-    const seed = seedDocument ? await applySeed(runtime.admin, seedDocument) : undefined;
+    const seed = seedDocument ? await applySeed(runtime, seedDocument) : undefined;
     const boot = await bootstrap(runtime);
     await runtime.store.durable();
     const key = await adminKey(runtime);
-    const { app, journal, beginClosing } = buildServer(runtime, { logger, adminKey: key.key, tls });
+    const apart = config.adminPort !== undefined;
+    const { app, journal, beginClosing } = buildServer(runtime, { logger, adminKey: key.key, tls, surface: apart ? 'api' : 'all' });
+    const admin = apart ? buildServer(runtime, { logger, adminKey: key.key, tls, surface: 'admin', journal }) : undefined;
     try {
       await app.listen({ port: config.port, host: config.host });
+      await admin?.app.listen({ port: config.adminPort!, host: config.adminHost ?? config.host });
     } catch (err) {
       await app.close().catch(() => {});
+      await admin?.app.close().catch(() => {});
       throw listenError(err, config);
     }
     const port = (app.server.address() as AddressInfo).port;
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = baseUrl(config.host, port, tls !== undefined);
     runtime.sweeper.start(config.sweepIntervalMs);
     runtime.webhooks.start();
     let stopping: Promise<void> | undefined;
     return {
-      url: `${tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${port}`,
+      url,
       port,
+      adminUrl: admin ? baseUrl(config.adminHost ?? config.host, (admin.app.server.address() as AddressInfo).port, tls !== undefined) : url,
       runtime,
       app,
       journal,
@@ -136,12 +143,14 @@ export async function startServer(config: Config, logger: Logger = createLogger(
           // New requests get 503 and the listener closes; requests in flight (uploads) may finish within the
           // shutdown bound, after which their connections are cut.
           beginClosing();
-          const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+          admin?.beginClosing();
+          const servers = admin ? [app, admin.app] : [app];
+          const force = setTimeout(() => servers.forEach((s) => s.server.closeAllConnections()), config.shutdownTimeoutMs);
           // A response that was already on its way when closing began went out without `Connection: close`; its
           // connection turns idle a moment later and must not then keep the server open until keep-alive ends.
-          const sweepIdle = setInterval(() => app.server.closeIdleConnections(), 50);
+          const sweepIdle = setInterval(() => servers.forEach((s) => s.server.closeIdleConnections()), 50);
           try {
-            await app.close();
+            await Promise.all(servers.map((s) => s.close()));
           } finally {
             clearTimeout(force);
             clearInterval(sweepIdle);
@@ -164,3 +173,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
 
 const SECOND_SERVER_ADVICE =
   'stop it first, or give this server a data directory of its own (--data / CRM_MEDIA_DATA); crm-media commands such as `org list` may run beside it';
+
+/** The URL a client on this machine reaches a listener at (a wildcard address is reached on loopback). */
+function baseUrl(listenHost: string, port: number, tls: boolean): string {
+  const host = listenHost.includes(':') ? `[${listenHost}]` : listenHost;
+  return `${tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${port}`;
+}

@@ -90,6 +90,27 @@ describe.each(engines)('MetadataStore conformance: %s', (_name, makeHarness, ava
     expect(await store.directory.getUser(newZohoId(), admin.id)).toBeUndefined();
   });
 
+  it.skipIf(!available)('updates an org, a profile and a user in place, within their org only', async () => {
+    const o2 = org();
+    await store.directory.insertOrg(o2);
+    expect(await store.directory.updateOrg({ ...o2, name: 'renamed', timeZone: 'UTC', createdAt: 1 })).toBe(true);
+    // Everything but the name and the time zone stays as it was.
+    expect(await store.directory.getOrg(o2.id)).toEqual({ ...o2, name: 'renamed', timeZone: 'UTC' });
+    expect(await store.directory.updateOrg(org())).toBe(false);
+    const p = profile(o2.id);
+    await store.directory.insertProfile(p);
+    const changed = { ...p, name: 'Renamed', isAdmin: true, permissions: { Leads: { view: true, create: true, edit: false, delete: false } } };
+    expect(await store.directory.updateProfile(changed)).toBe(true);
+    expect(await store.directory.listProfiles(o2.id)).toEqual([changed]);
+    expect(await store.directory.updateProfile({ ...changed, orgId: o.id })).toBe(false);
+    const u = user(o2.id, p.id);
+    await store.directory.insertUser(u);
+    const changedUser = { ...u, name: 'New Name', email: 'new@example.test', status: 'inactive' as const };
+    expect(await store.directory.updateUser(changedUser)).toBe(true);
+    expect(await store.directory.getUser(o2.id, u.id)).toEqual(changedUser);
+    expect(await store.directory.updateUser({ ...changedUser, orgId: o.id })).toBe(false);
+  });
+
   it.skipIf(!available)('finds a principal by token hash in one lookup, and revokes', async () => {
     const token = { id: newZohoId(), orgId: o.id, userId: admin.id, tokenHash: 'f'.repeat(64), scopes: 'ZohoCRM.modules.ALL', label: 'x', expiresAt: T0 + 3_600_000, revokedAt: null, createdAt: T0, clientId: null, refreshTokenId: null };
     await store.tokens.insert(token);
@@ -240,6 +261,10 @@ describe.each(engines)('MetadataStore conformance: %s', (_name, makeHarness, ava
     expect(await store.tokens.liveOfRefreshToken(refresh.id)).toEqual([]);
     await store.oauth.revokeRefreshToken(refresh.id, T0 + 9);
     expect((await store.oauth.findRefreshToken(refresh.tokenHash))?.revokedAt).toBe(T0 + 9);
+    // Listed whatever their state, for exporting an org as it is.
+    expect(await store.oauth.listGrantCodes(o.id)).toContainEqual({ ...code, usedAt: T0 + 1 });
+    expect(await store.oauth.listRefreshTokens(o.id)).toContainEqual({ ...refresh, revokedAt: T0 + 9 });
+    expect(await store.oauth.listGrantCodes(newZohoId())).toEqual([]);
     expect(await store.transaction((tx) => tx.oauth.deleteClient(o.id, client.id, T0 + 10))).toBe(true);
     expect(await store.oauth.getClient(client.id)).toBeUndefined();
   });
@@ -286,6 +311,9 @@ describe.each(engines)('MetadataStore conformance: %s', (_name, makeHarness, ava
       ids.push(id);
       await store.outbox.insert({ id, orgId: o.id, ruleId: rule.id, event: 'photo_uploaded', payload: '{}', status: 'pending', attempts: 0, nextAttemptAt: T0, lockedUntil: null, lastError: null, createdAt: T0 + i, deliveredAt: null });
     }
+    expect(await store.outbox.countByStatus(o.id)).toEqual({ pending: 30, delivered: 0, failed: 0 });
+    expect((await store.outbox.countByStatus()).pending).toBeGreaterThanOrEqual(30);
+    expect(await store.outbox.countByStatus(newZohoId())).toEqual({ pending: 0, delivered: 0, failed: 0 });
     const now = T0 + 100;
     const claims = await Promise.all(Array.from({ length: 6 }, () => store.outbox.claimDue(now, now + 60_000, 10)));
     const claimed = claims.flat().map((e) => e.id);
@@ -299,6 +327,7 @@ describe.each(engines)('MetadataStore conformance: %s', (_name, makeHarness, ava
     expect((await store.outbox.claimDue(now + 60_001, now + 120_000, 100)).length).toBe(30);
     await store.outbox.update(ids[1]!, { status: 'delivered', attempts: 1, nextAttemptAt: now, lastError: null, deliveredAt: now });
     expect((await store.outbox.list(o.id, { status: 'delivered' }, { limit: 10, offset: 0 })).map((e) => e.id)).toEqual([ids[1]]);
+    expect(await store.outbox.countByStatus(o.id)).toEqual({ pending: 29, delivered: 1, failed: 0 });
     await store.outbox.insertAttempt({ id: newZohoId(), eventId: ids[1]!, attempt: 1, startedAt: now, durationMs: 3, statusCode: 200, error: null });
     expect((await store.outbox.listAttempts(ids[1]!)).map((a) => a.statusCode)).toEqual([200]);
   });

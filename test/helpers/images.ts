@@ -71,6 +71,15 @@ export function png(width: number, height: number, opts: { extraChunkBytes?: num
   return Buffer.concat(parts);
 }
 
+/** An RGB PNG whose pixels `pixel(x, y)` gives as [red, green, blue]: an image a person recognises. */
+export function rgbPng(width: number, height: number, pixel: (x: number, y: number) => [number, number, number]): Buffer {
+  const rows = Buffer.alloc(height * (1 + width * 3));
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) rows.set(pixel(x, y), y * (1 + width * 3) + 1 + x * 3);
+  }
+  return Buffer.concat([PNG_SIGNATURE, ihdr(width, height), pngChunk('IDAT', deflateSync(rows)), pngChunk('IEND')]);
+}
+
 /**
  * An animated PNG: IHDR `width`x`height`, acTL, then the default image, which is the
  * animation's first frame with the fcTL `defaultFrame` (the whole canvas unless given;

@@ -92,6 +92,8 @@ export class TestServer {
         devToken,
         adminKey: 'test-admin-key-0123456789',
         sweepIntervalMs: 0,
+        // Tests present wrong keys on purpose; the throttle has its own tests (console-auth.test.ts).
+        adminAuthMaxFailures: 1_000_000,
         ...overrides,
       },
       {},
@@ -132,8 +134,13 @@ export class TestServer {
     return http(method, `${this.url}${path}`, { token: this.devToken, ...opts });
   }
 
+  /** Where /_admin and /_console are: the server's URL, or its admin listener's. */
+  get adminUrl(): string {
+    return this.server.adminUrl;
+  }
+
   async admin(method: string, path: string, body?: unknown): Promise<any> {
-    const res = await http(method, `${this.url}/_admin${path}`, {
+    const res = await http(method, `${this.adminUrl}/_admin${path}`, {
       headers: { 'x-admin-key': 'test-admin-key-0123456789', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body === undefined ? null : JSON.stringify(body),
     });

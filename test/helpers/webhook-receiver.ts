@@ -54,16 +54,6 @@ export class WebhookReceiver {
     return receiver;
   }
 
-  /** Waits (bounded) until `predicate` holds for the deliveries so far. */
-  async waitFor(predicate: (ds: Delivery[]) => boolean, timeoutMs = 10_000): Promise<Delivery[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate(this.deliveries)) {
-      if (Date.now() > deadline) throw new Error(`webhook deliveries did not arrive: ${this.deliveries.length} so far`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return this.deliveries;
-  }
-
   byEvent(event: string): Delivery[] {
     return this.deliveries.filter((d) => d.headers['x-crm-media-event'] === event);
   }

@@ -438,7 +438,7 @@ describe('seed', () => {
     expect(snap1.modules.modules.find((m: any) => m.api_name === 'Pets')).toMatchObject({ custom: true, sharing: 'private' });
 
     const second = await server.admin('POST', '/seed', seed);
-    expect(second).toEqual({ orgs: first.orgs, tokens: [], created: 0 });
+    expect(second).toEqual({ orgs: first.orgs, tokens: [], client_secrets: [], created: 0 });
     expect(await snapshot(orgId)).toEqual(snap1);
     expect((await server.admin('GET', '/orgs')).orgs.length).toBe(orgsBefore + 1);
 

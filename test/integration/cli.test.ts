@@ -416,7 +416,7 @@ describe(`crm-media CLI (${BACKEND})`, () => {
       expect(first.orgs[0].name).toBe('Acme');
       expect(first.created).toBe(5); // org, user, module, record, token
       const second = json(await cli(ws, ['seed', file]));
-      expect(second).toEqual({ orgs: first.orgs, tokens: [], created: 0 });
+      expect(second).toEqual({ orgs: first.orgs, tokens: [], client_secrets: [], created: 0 });
       const got = await api(serve.url, value, 'GET', '/crm/v8/Leads/4150868000000225013');
       expect(got.status).toBe(200);
       expect(got.json.data[0]).toMatchObject({ Last_Name: 'Boyle', $approved: false });

@@ -38,8 +38,15 @@ async function uploadAttachment(module: string, id: string, text: string) {
   return server.api('POST', `/crm/v8/${module}/${id}/Attachments`, { headers: { 'content-type': contentType }, body });
 }
 
-/** Lets the deliverer run a few passes, so that "nothing arrived" is not just "not yet". */
-const settle = () => new Promise((r) => setTimeout(r, 400));
+/**
+ * Returns once no delivery is pending (each delivered or failed for good): what arrived then is all that will
+ * arrive, so "nothing arrived" is not just "not yet". The admin API's wait, instead of sleeping.
+ */
+async function settled(s: TestServer = server): Promise<{ pending: number; delivered: number; failed: number }> {
+  const r = await s.admin('GET', '/workflow-deliveries/wait?timeout_ms=30000');
+  if (!r.settled) throw new Error(`deliveries still pending after 30 s: ${JSON.stringify(r)}`);
+  return r;
+}
 
 describe('rules and their events', () => {
   it('delivers a signed photo_uploaded event with the documented payload and headers', async () => {
@@ -47,9 +54,8 @@ describe('rules and their events', () => {
     const id = await server.createRecord('Contacts');
     const image = png(21, 13);
     expect((await uploadPhoto('Contacts', id, image)).status).toBe(200);
-    const [d] = await receiver.waitFor(() => receiver.byEvent('photo_uploaded').some((x) => x.json.record_id === id)).then(() =>
-      receiver.byEvent('photo_uploaded').filter((x) => x.json.record_id === id),
-    );
+    await settled();
+    const [d] = receiver.byEvent('photo_uploaded').filter((x) => x.json.record_id === id);
     expect(d!.headers['content-type']).toBe('application/json');
     expect(d!.headers['x-crm-media-attempt']).toBe('1');
     expect(d!.headers['x-crm-media-delivery']).toBe(d!.json.id);
@@ -74,13 +80,14 @@ describe('rules and their events', () => {
     expect((await uploadPhoto('Accounts', id, png(5, 5), '?restrict_triggers=workflow')).status).toBe(200);
     const bad = await uploadPhoto('Accounts', id, Buffer.from('<svg/>'));
     expectZohoError(bad, { status: 400, code: 'INVALID_DATA' });
-    await settle();
+    await settled();
     expect(receiver.deliveries.slice(before).filter((d) => d.json.record_id === id)).toEqual([]);
     const queued = await server.admin('GET', `/orgs/${server.orgId}/workflow-deliveries`);
     expect(queued.deliveries.filter((x: any) => x.payload.record_id === id)).toEqual([]);
     // Without the parameter the same rule fires.
     expect((await uploadPhoto('Accounts', id, gif(3, 3))).status).toBe(200);
-    await receiver.waitFor(() => receiver.byEvent('photo_uploaded').some((x) => x.json.record_id === id));
+    await settled();
+    expect(receiver.byEvent('photo_uploaded').filter((x) => x.json.record_id === id)).toHaveLength(1);
   });
 
   it('delivers photo_deleted, attachment_added and attachment_deleted (once per id of a bulk delete)', async () => {
@@ -94,7 +101,8 @@ describe('rules and their events', () => {
     expect((await server.api('DELETE', `/crm/v8/Vendors/${id}/Attachments/${a1}`)).status).toBe(200);
     expect((await server.api('DELETE', `/crm/v8/Vendors/${id}/Attachments?ids=${a2},${a3},123`)).status).toBe(200);
     const mine = (e: string) => receiver.byEvent(e).filter((d) => d.json.record_id === id);
-    await receiver.waitFor(() => mine('photo_deleted').length === 1 && mine('attachment_added').length === 3 && mine('attachment_deleted').length === 3);
+    await settled();
+    expect([mine('photo_deleted').length, mine('attachment_added').length, mine('attachment_deleted').length]).toEqual([1, 3, 3]);
     expect(mine('attachment_added').map((d) => d.json.attachment.id).sort()).toEqual([a1, a2, a3].sort());
     expect(mine('attachment_deleted').map((d) => d.json.attachment.id).sort()).toEqual([a1, a2, a3].sort());
     expect(mine('attachment_added')[0]!.json.attachment).toMatchObject({ kind: 'file', file_name: 'a.txt', size: 3 });
@@ -108,7 +116,7 @@ describe('rules and their events', () => {
     const before = receiver.deliveries.length;
     expect((await uploadPhoto('Products', id, png(6, 6))).status).toBe(200);
     expect((await uploadAttachment('Products', id, 'x')).status).toBe(200);
-    await settle();
+    await settled();
     expect(receiver.deliveries.slice(before).filter((d) => d.json.record_id === id)).toEqual([]);
   });
 
@@ -138,7 +146,7 @@ describe('delivery: retries, failures, records', () => {
     receiver.respond = (d) => (d.json?.record_id === id && failuresLeft-- > 0 ? 503 : 200);
     try {
       await uploadAttachment('Leads', id, 'retry me');
-      await receiver.waitFor(() => receiver.deliveries.filter((d) => d.json?.record_id === id).length === 3);
+      await settled();
     } finally {
       receiver.respond = () => 200;
     }
@@ -150,7 +158,7 @@ describe('delivery: retries, failures, records', () => {
     const gap2 = tries[2]!.receivedAt - tries[1]!.receivedAt;
     expect(gap1).toBeGreaterThanOrEqual(40);
     expect(gap2).toBeGreaterThanOrEqual(80);
-    const record = await waitForStatus(tries[0]!.json.id, 'delivered');
+    const record = await deliveryOf(tries[0]!.json.id, 'delivered');
     expect(record.attempts).toBe(3);
     expect(record.attempt_log.map((a: any) => a.status_code)).toEqual([503, 503, 200]);
     expect(record.attempt_log.map((a: any) => a.error)).toEqual(['HTTP 503', 'HTTP 503', null]);
@@ -162,28 +170,23 @@ describe('delivery: retries, failures, records', () => {
     receiver.respond = (d) => (d.json?.record_id === id ? 500 : 200);
     try {
       await uploadPhoto('Leads', id, png(7, 7));
-      await receiver.waitFor(() => receiver.deliveries.filter((d) => d.json?.record_id === id).length === FAST.webhookMaxAttempts);
-      const eventId = receiver.deliveries.find((d) => d.json?.record_id === id)!.json.id;
-      const failed = await waitForStatus(eventId, 'failed');
-      expect(failed).toMatchObject({ status: 'failed', attempts: FAST.webhookMaxAttempts, last_error: 'HTTP 500' });
-      const listed = await server.admin('GET', `/orgs/${server.orgId}/workflow-deliveries?status=failed`);
-      expect(listed.deliveries.map((x: any) => x.id)).toContain(eventId);
-      await new Promise((r) => setTimeout(r, 500));
-      // No attempt after giving up.
+      await settled();
+      // Nothing is pending any more: the event failed for good after the last attempt, and none follows it.
       expect(receiver.deliveries.filter((d) => d.json?.record_id === id)).toHaveLength(FAST.webhookMaxAttempts);
+      const eventId = receiver.deliveries.find((d) => d.json?.record_id === id)!.json.id;
+      const failed = await deliveryOf(eventId, 'failed');
+      expect(failed).toMatchObject({ status: 'failed', attempts: FAST.webhookMaxAttempts, last_error: 'HTTP 500' });
     } finally {
       receiver.respond = () => 200;
     }
   });
 
-  async function waitForStatus(eventId: string, status: string): Promise<any> {
-    for (let i = 0; i < 200; i++) {
-      const list = await server.admin('GET', `/orgs/${server.orgId}/workflow-deliveries?status=${status}`);
-      const found = list.deliveries.find((x: any) => x.id === eventId);
-      if (found) return found;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`event ${eventId} never became ${status}`);
+  /** The delivery record of a settled event, listed under its final status. */
+  async function deliveryOf(eventId: string, status: string): Promise<any> {
+    const list = await server.admin('GET', `/orgs/${server.orgId}/workflow-deliveries?status=${status}`);
+    const found = list.deliveries.find((x: any) => x.id === eventId);
+    if (!found) throw new Error(`event ${eventId} is not ${status}`);
+    return found;
   }
 });
 
@@ -207,8 +210,7 @@ describe('durability', () => {
       const back = await startReceiverOn(port);
       try {
         await s.restart();
-        await back.waitFor((ds) => new Set(ds.map((d) => d.json.attachment.id)).size === 5);
-        await new Promise((r) => setTimeout(r, 300));
+        expect(await settled(s)).toMatchObject({ pending: 0, delivered: 5, failed: 0 });
         const seen = back.deliveries.map((d) => d.json.attachment.id);
         expect(seen.sort()).toEqual([...ids].sort());
       } finally {

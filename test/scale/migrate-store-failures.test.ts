@@ -252,7 +252,7 @@ describe('migrate-store: a source in use, an interruption, then a rerun', () => 
         let n = 0;
         while (uploading && n < 200) {
           const f = filePart(randomBytes(2000), `live${n++}.bin`);
-          await fetch(`${server.url}/crm/v8/Leads/${id}/Attachments`, { method: 'POST', headers: { authorization: `Zoho-oauthtoken ${source.devToken}`, 'content-type': f.contentType }, body: f.body });
+          await fetch(`${server.url}/crm/v8/Leads/${id}/Attachments`, { method: 'POST', headers: { authorization: `Zoho-oauthtoken ${source.devToken}`, 'content-type': f.contentType }, body: new Uint8Array(f.body) });
         }
         return n;
       })();

@@ -33,9 +33,13 @@ export interface OAuthStore {
   getGrantCode(codeHash: string): Promise<GrantCode | undefined>;
   /** Marks an unused code used; false when it was already used (one-time codes under concurrency). */
   useGrantCode(codeHash: string, at: number): Promise<boolean>;
+  /** Every grant code of an org's clients, used and expired ones too, oldest first. */
+  listGrantCodes(orgId: string): Promise<GrantCode[]>;
 
   insertRefreshToken(token: RefreshToken): Promise<void>;
   findRefreshToken(tokenHash: string): Promise<RefreshToken | undefined>;
+  /** Every refresh token of an org, revoked ones too, oldest first. */
+  listRefreshTokens(orgId: string): Promise<RefreshToken[]>;
   /**
    * Inside a transaction: locks the refresh token's row until the transaction ends (a concurrent revoke waits, or is
    * waited for) and says whether it is still live, i.e. not revoked or deleted.

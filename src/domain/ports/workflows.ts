@@ -21,6 +21,8 @@ export interface OutboxStore {
   claimDue(now: number, lockUntil: number, limit: number): Promise<OutboxEvent[]>;
   update(id: string, change: Pick<OutboxEvent, 'status' | 'attempts' | 'nextAttemptAt' | 'lastError' | 'deliveredAt'>): Promise<void>;
   list(orgId: string, filter: { status?: OutboxStatus | undefined }, page: Page): Promise<OutboxEvent[]>;
+  /** How many events are in each state, of one org or (without `orgId`) of all. */
+  countByStatus(orgId?: string): Promise<Record<OutboxStatus, number>>;
   insertAttempt(attempt: DeliveryAttempt): Promise<void>;
   listAttempts(eventId: string): Promise<DeliveryAttempt[]>;
 }

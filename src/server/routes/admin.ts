@@ -1,11 +1,9 @@
 /**
  * The admin API under `/_admin/`, apart from Zoho's surface: seeding orgs, users, profiles, modules, records and
  * tokens; putting records into awkward states; reset. Protected by the admin key (`X-Admin-Key: <key>` or
- * `Authorization: Bearer <key>`).
+ * `Authorization: Bearer <key>`) or a console session (admin-gate.ts).
  */
-import { timingSafeEqual, createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import type { FastifyInstance } from 'fastify';
 import {
   deliveryJson,
   moduleJson,
@@ -19,58 +17,18 @@ import {
 } from '../../admin/views.js';
 import { adminSchemas as schemas } from '../../admin/schemas.js';
 import type { OutboxStatus } from '../../domain/entities.js';
-import { isZohoError, zohoError } from '../../domain/errors.js';
+import { zohoError } from '../../domain/errors.js';
 import type { Runtime } from '../../runtime.js';
-import { SeedError, applySeed, parseSeed } from '../../admin/seed.js';
-import { queryParam, readJsonBody, rejectRequest, sendError, sendJson } from '../http.js';
+import { applySeed, parseSeed } from '../../admin/seed.js';
+import type { AdminGate } from '../admin-gate.js';
+import { queryParam, readJsonBody } from '../http.js';
+import { adminBody as body, adminRouter } from './admin-router.js';
 
-const MAX_ADMIN_BODY = 16 * 1024 * 1024;
+/** Seed documents carry photos and attachments inline (base64): a larger bound than other admin bodies. */
+export const MAX_SEED_BODY = 64 * 1024 * 1024;
 
-async function body<T extends z.ZodType>(request: FastifyRequest, schema: T): Promise<z.output<T>> {
-  const parsed = schema.safeParse(await readJsonBody(request.raw, MAX_ADMIN_BODY));
-  if (!parsed.success) {
-    throw zohoError('INVALID_DATA', {
-      problems: parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })),
-    });
-  }
-  return parsed.data;
-}
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
-export function registerAdminRoutes(app: FastifyInstance, rt: Runtime, adminKey: string): void {
-  const expected = digest(adminKey);
-  const authorized = (request: FastifyRequest): boolean => {
-    const h = request.headers;
-    const given =
-      (typeof h['x-admin-key'] === 'string' ? h['x-admin-key'] : undefined) ??
-      /^Bearer\s+(\S+)$/i.exec(h.authorization ?? '')?.[1];
-    // Compare digests so that neither the length nor the content of the key leaks through timing.
-    return given !== undefined && timingSafeEqual(digest(given), expected);
-  };
-
-  type Params = Record<string, string>;
-  type Handler = (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => Promise<unknown>;
-  const route = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, handler: Handler) => {
-    app.route<{ Params: Params }>({
-      method,
-      url: `/_admin${url}`,
-      handler: async (request, reply) => {
-        request.operation = 'admin';
-        try {
-          if (!authorized(request)) throw zohoError('ADMIN_UNAUTHORIZED');
-          const result = await handler(request, reply);
-          return reply.sent ? reply : sendJson(reply, method === 'POST' ? 201 : 200, result);
-        } catch (err) {
-          if (err instanceof SeedError) return sendError(reply, zohoError('INVALID_DATA', { reason: err.message }));
-          if (!isZohoError(err)) throw err;
-          return rejectRequest(request, reply, err, { maxBytes: MAX_ADMIN_BODY, maxMs: 5_000 });
-        }
-      },
-    });
-  };
+export function registerAdminRoutes(app: FastifyInstance, rt: Runtime, gate: AdminGate): void {
+  const route = adminRouter(app, gate);
 
   const a = rt.admin;
   route('GET', '/orgs', async () => ({ orgs: (await a.listOrgs()).map(orgJson) }));
@@ -168,10 +126,15 @@ export function registerAdminRoutes(app: FastifyInstance, rt: Runtime, adminKey:
     await a.reset();
     return { reset: true };
   });
-  route('POST', '/seed', async (req) => {
-    const seed = parseSeed(await readJsonBody(req.raw, MAX_ADMIN_BODY));
-    return applySeed(a, seed);
-  });
+  route(
+    'POST',
+    '/seed',
+    async (req) => {
+      const seed = parseSeed(await readJsonBody(req.raw, MAX_SEED_BODY));
+      return applySeed(rt, seed);
+    },
+    { bodyLimit: MAX_SEED_BODY },
+  );
   route('POST', '/sweep', async () => {
     // Removals already decided come first: a sweep answers "nothing unreferenced is left".
     await rt.janitor.settled();

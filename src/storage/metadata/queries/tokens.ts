@@ -134,12 +134,21 @@ export class OAuthQueries implements OAuthStore {
     return affected(r) === 1;
   }
 
+  async listGrantCodes(orgId: string): Promise<GrantCode[]> {
+    const rows = await this.q.db.selectFrom('grant_codes').selectAll().where('org_id', '=', orgId).orderBy('created_at').orderBy('code_hash').execute();
+    return rows.map(readGrantCode);
+  }
+
   async insertRefreshToken(token: RefreshToken): Promise<void> {
     await this.q.db.insertInto('refresh_tokens').values(writeRefreshToken(token)).execute();
   }
   async findRefreshToken(tokenHash: string): Promise<RefreshToken | undefined> {
     const r = await this.q.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
     return r && readRefreshToken(r);
+  }
+  async listRefreshTokens(orgId: string): Promise<RefreshToken[]> {
+    const rows = await this.q.db.selectFrom('refresh_tokens').selectAll().where('org_id', '=', orgId).orderBy('created_at').orderBy('id').execute();
+    return rows.map(readRefreshToken);
   }
   async holdLiveRefreshToken(id: string): Promise<boolean> {
     // A write that changes nothing, for its row lock: PostgreSQL re-checks the condition after waiting for a

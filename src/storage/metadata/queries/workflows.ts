@@ -97,6 +97,14 @@ export class OutboxQueries implements OutboxStore {
     return rows.map(readOutboxEvent);
   }
 
+  async countByStatus(orgId?: string): Promise<Record<OutboxStatus, number>> {
+    let q = this.q.db.selectFrom('outbox_events').select((eb) => ['status', eb.fn.countAll().as('n')]).groupBy('status');
+    if (orgId !== undefined) q = q.where('org_id', '=', orgId);
+    const counts: Record<OutboxStatus, number> = { pending: 0, delivered: 0, failed: 0 };
+    for (const r of await q.execute()) counts[r.status as OutboxStatus] = Number(r.n);
+    return counts;
+  }
+
   async insertAttempt(attempt: DeliveryAttempt): Promise<void> {
     await this.q.db.insertInto('delivery_attempts').values(writeDeliveryAttempt(attempt)).execute();
   }
