@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { MigrationError } from './admin/migrate-store.js';
 import { SeedError } from './admin/seed.js';
 import { registerAdminCommands } from './cli/admin-commands.js';
+import { registerLimitsCommands } from './cli/limits-commands.js';
 import { registerMaintenanceCommands } from './cli/maintenance-commands.js';
 import { registerServe } from './cli/serve.js';
 import { CliError, addStoreOptions } from './cli/shared.js';
@@ -19,6 +20,7 @@ const program = addStoreOptions(
 registerServe(program);
 registerAdminCommands(program);
 registerMaintenanceCommands(program);
+registerLimitsCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isZohoError(err)) {

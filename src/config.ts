@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { limitsSchema } from './admin/schemas.js';
 
 const MiB = 1024 * 1024;
 
@@ -39,9 +40,27 @@ export const DEFAULTS = {
   accelCacheSeconds: 0,
   journalSize: 1000,
   accessLog: false,
+  // Limits, faults and the movable clock.
+  testClock: false,
+  controlPollMs: 1_000,
 } as const;
 
 const bool = z.preprocess((v) => (typeof v === 'string' ? !['', '0', 'false', 'no', 'off'].includes(v.toLowerCase()) : v), z.boolean());
+
+/** `enterprise`, `enterprise:10` (an edition for 10 users), or a JSON limits document. */
+const limitsSetting = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const text = v.trim();
+  if (text.startsWith('{')) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+  const [edition, users] = text.split(':');
+  return users === undefined ? { edition } : { edition, users: Number(users) };
+}, limitsSchema);
 
 const configSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535),
@@ -107,6 +126,12 @@ const configSchema = z.object({
   journalSize: z.coerce.number().int().min(0).max(1_000_000),
   /** One structured log line per request to the Zoho surface (never a token; query values redacted). */
   accessLog: bool,
+  /** The movable clock (admin API and CLI `clock advance`): for tests only, off by default. */
+  testClock: bool,
+  /** How often a server rereads fault rules and the clock, and renews its concurrency lease (0: never). */
+  controlPollMs: z.coerce.number().int().min(0).max(60_000),
+  /** Limits of every org that has none of its own (an edition, `edition:users`, or a JSON limits document). */
+  defaultLimits: limitsSetting.optional(),
 }).refine((c) => c.blobStore !== 's3' || c.s3Bucket !== undefined, {
   message: 'the s3 blob store needs a bucket (--s3-bucket / CRM_MEDIA_S3_BUCKET)',
   path: ['s3Bucket'],
@@ -158,6 +183,9 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   webhookRetryMaxMs: 'CRM_MEDIA_WEBHOOK_RETRY_MAX_MS',
   journalSize: 'CRM_MEDIA_JOURNAL_SIZE',
   accessLog: 'CRM_MEDIA_ACCESS_LOG',
+  testClock: 'CRM_MEDIA_TEST_CLOCK',
+  controlPollMs: 'CRM_MEDIA_CONTROL_POLL_MS',
+  defaultLimits: 'CRM_MEDIA_DEFAULT_LIMITS',
 };
 
 export type ConfigInput = { [K in keyof Config]?: unknown };

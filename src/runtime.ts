@@ -2,15 +2,24 @@
  * The composition root: opens the stores named by the configuration and wires the services over them. The HTTP
  * server and the CLI both start from here, so they run the same code against the same data.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from './config.js';
+import { limitInput } from './admin/limit-documents.js';
 import { AdminService } from './domain/admin.js';
+import { Admissions } from './domain/admissions.js';
 import { AttachmentService } from './domain/attachments.js';
 import { Authenticator } from './domain/authentication.js';
 import { BlobJanitor } from './domain/blob-cleanup.js';
 import { CachedAccessLookups, type CacheInvalidation } from './domain/cached-lookups.js';
+import { MovableClock } from './domain/clock.js';
+import { ControlLoop } from './domain/control-loop.js';
 import { DirectoryService } from './domain/directory.js';
+import { FaultEngine } from './domain/faults.js';
+import { NO_LIMITS, effectiveLimits, limitSettings } from './domain/limits.js';
+import { LimitsAdmin } from './domain/limits-admin.js';
+import { LimitsLookup } from './domain/limits-lookup.js';
 import { OAuthService } from './domain/oauth.js';
 import { OrphanSweeper } from './domain/orphan-sweeper.js';
 import { PhotoService } from './domain/photos.js';
@@ -48,7 +57,18 @@ export interface Runtime {
   workflows: WorkflowAdmin;
   oauth: OAuthService;
   directory: DirectoryService;
+  /** The clock every service reads: real time, or the movable clock (CRM_MEDIA_TEST_CLOCK). */
   now: () => number;
+  /** Set when the clock can be moved (CRM_MEDIA_TEST_CLOCK). */
+  clock: MovableClock | undefined;
+  /** The limits that apply to each org (cached). */
+  limits: LimitsLookup;
+  /** Concurrency and credits: lets calls in or refuses them. */
+  admissions: Admissions;
+  faults: FaultEngine;
+  limitsAdmin: LimitsAdmin;
+  /** Rereads faults and the clock, renews the concurrency lease; started by the server, not by CLI commands. */
+  control: ControlLoop;
   close(): Promise<void>;
 }
 
@@ -94,12 +114,27 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     await store.close();
     throw err;
   }
+  const realNow = now;
+  const clock = config.testClock ? new MovableClock(store.clock, realNow) : undefined;
+  await clock?.refresh();
+  // From here on every service reads this clock: real time, or real time plus the shared offset.
+  now = clock ? clock.now : realNow;
+  const limits = new LimitsLookup(
+    store,
+    config.defaultLimits ? effectiveLimits(limitSettings('', limitInput(config.defaultLimits), 0)) : NO_LIMITS,
+    { ttlMs: config.tokenCacheTtlMs, maxEntries: 10_000, now },
+  );
+  const faults = new FaultEngine(store.faults, { now, log });
+  await faults.refresh();
+  const admissions = new Admissions({ store, limits, now, realNow, instanceId: `${process.pid}-${randomBytes(6).toString('hex')}`, log });
   const authenticator = new Authenticator(store.tokens, { cacheTtlMs: config.tokenCacheTtlMs, maxEntries: 10_000, now });
   const access = new CachedAccessLookups(store, { ttlMs: config.tokenCacheTtlMs, maxEntries: 10_000, now });
   const caches: CacheInvalidation = {
     invalidate() {
       authenticator.invalidate();
       access.invalidate();
+      limits.invalidate();
+      faults.refresh().catch((err: unknown) => log.warn({ err }, 'fault rules could not be reread; the next control poll will'));
     },
   };
   const accel = accelHandOff(config, blobs);
@@ -118,6 +153,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     log,
   });
   const workflowEventsQueued = () => webhooks.kick();
+  const limitsAdmin = new LimitsAdmin({ store, lookup: limits, clock, caches, now });
   const runtime: Runtime = {
     config,
     log,
@@ -130,6 +166,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
       access,
       blobs,
       limits: { maxBytes: config.photoMaxBytes, maxPixels: config.photoMaxPixels, contentHash: config.contentHash === 'sha256' },
+      orgLimits: limits,
       now,
       janitor,
       workflowEventsQueued,
@@ -139,12 +176,13 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
       access,
       blobs,
       limits: { maxBytes: config.attachmentMaxBytes, contentHash: config.contentHash === 'sha256' },
+      orgLimits: limits,
       now,
       janitor,
       workflowEventsQueued,
     }),
     records,
-    admin: new AdminService({ store, blobs, records, caches, now, log }),
+    admin: new AdminService({ store, blobs, records, caches, now, log, limits: limitsAdmin }),
     sweeper: new OrphanSweeper(store.maintenance, blobs, {
       graceMs: config.sweepGraceMs,
       writeWindowMs: config.requestTimeoutMs,
@@ -155,10 +193,18 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     webhooks,
     janitor,
     workflows: new WorkflowAdmin(store, now),
-    oauth: new OAuthService({ store, caches, now, accessTokenLifetimeS: config.accessTokenLifetimeS }),
+    oauth: new OAuthService({ store, caches, orgLimits: limits, now, accessTokenLifetimeS: config.accessTokenLifetimeS }),
     directory: new DirectoryService(store.directory),
     now,
+    clock,
+    limits,
+    admissions,
+    faults,
+    limitsAdmin,
+    control: new ControlLoop({ faults, clock, admissions, pollMs: config.controlPollMs, log }),
     async close() {
+      await runtime.control.stop();
+      await admissions.close();
       await runtime.sweeper.stop();
       await webhooks.stop();
       await janitor.close();

@@ -92,6 +92,8 @@ export async function migrateStore(
       await target.store.tokens.insert(t);
       report.tokens++;
     }
+    const limits = await source.store.limits.getSettings(org.id);
+    if (limits) await target.store.limits.putSettings(limits);
     // Bounded: each page advances the offset and the record count is finite.
     for (let offset = 0; ; offset += PAGE) {
       const records = await source.store.records.listOfOrg(org.id, { limit: PAGE, offset });
@@ -117,6 +119,8 @@ export async function migrateStore(
       progress(report);
       if (records.length < PAGE) break;
     }
+    // The rows were copied one by one, not through changes: the org's storage counter is counted from them.
+    await target.store.storage.recount(org.id);
   }
 
   for (const [key, sha256] of copies) {

@@ -1,13 +1,16 @@
 /**
  * Seeding from a JSON file (`--seed FILE`, `crm-media seed FILE`, `POST /_admin/seed`). Re-running a seed is
  * safe: orgs are matched by id (or name), profiles by name, users by email, modules by API name, records and
- * tokens by the id or value they give; what exists is left alone.
+ * tokens by the id or value they give, fault rules by their id (one derived from the rule when it gives none); what
+ * exists is left alone. An org's `limits` are set as given on every run.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { AdminService } from '../domain/admin.js';
 import { standardModule } from '../domain/modules.js';
-import { adminSchemas } from './schemas.js';
+import { faultInput, limitInput } from './limit-documents.js';
+import { type FaultDocument, adminSchemas, faultSchema, limitsSchema } from './schemas.js';
 
 const seedSchema = z.object({
   orgs: z.array(
@@ -17,8 +20,10 @@ const seedSchema = z.object({
       modules: z.array(adminSchemas.module).default([]),
       records: z.array(adminSchemas.record).default([]),
       tokens: z.array(adminSchemas.token).default([]),
+      limits: limitsSchema.optional(),
     }),
   ),
+  faults: z.array(faultSchema).default([]),
 });
 
 export interface SeedReport {
@@ -55,6 +60,7 @@ export function applySeed(admin: AdminService, seed: z.output<typeof seedSchema>
 
 async function applyAll(admin: AdminService, seed: z.output<typeof seedSchema>): Promise<SeedReport> {
   const report: SeedReport = { orgs: [], tokens: [], created: 0 };
+  const limits = admin.limitsAdmin();
   const existingOrgs = await admin.listOrgs();
   for (const o of seed.orgs) {
     let org = existingOrgs.find((x) => (o.id ? x.id === o.id : x.name === o.name));
@@ -101,6 +107,21 @@ async function applyAll(admin: AdminService, seed: z.output<typeof seedSchema>):
       if (!t.value) report.tokens.push({ org: org.id, user: t.user, value: issued.value });
       report.created++;
     }
+    if (o.limits) await limits.setLimits(org.id, limitInput(o.limits));
+  }
+  const existingFaults = new Set((await limits.listFaults()).map((f) => f.id));
+  for (const f of seed.faults) {
+    const id = f.id ?? derivedFaultId(f);
+    if (existingFaults.has(id)) continue;
+    const { input, tokenValue } = faultInput({ ...f, id });
+    await limits.addFault(input, tokenValue);
+    existingFaults.add(id);
+    report.created++;
   }
   return report;
+}
+
+/** A rule without an id gets one from its content, so that running the same seed again adds it once. */
+function derivedFaultId(f: FaultDocument): string {
+  return `seed-${createHash('sha256').update(JSON.stringify(f)).digest('hex').slice(0, 16)}`;
 }

@@ -100,11 +100,23 @@ export const ERROR_CATALOG = {
   /** Downloads only (Range beyond the end); HTTP semantics, not a Zoho code of its own. */
   RANGE_NOT_SATISFIABLE: entry('INVALID_DATA', 416, 'the requested range is not satisfiable'),
   INTERNAL_ERROR: entry('INTERNAL_ERROR', 500, 'Internal Server Error'),
+
+  /**
+   * Limits (docs/zoho-api.md §10: TOO_MANY_REQUESTS, HTTP 429, for the credits of the 24-hour period and for the
+   * concurrency limit of the user for the app; the body beyond the code is not documented, the texts follow the
+   * status-codes page's wording). STORAGE_SPACE_EXCEEDED is the SDK's code for a full org (§6); its status and text
+   * are not documented (docs/compatibility.md, "Limits").
+   */
+  CREDITS_EXHAUSTED: entry('TOO_MANY_REQUESTS', 429, 'the API credits of the 24-hour period are exceeded'),
+  CONCURRENCY_LIMIT: entry('TOO_MANY_REQUESTS', 429, 'the concurrency limit of the user for the app is exceeded'),
+  SUB_CONCURRENCY_LIMIT: entry('TOO_MANY_REQUESTS', 429, 'the sub-concurrency limit of the user for the app is exceeded'),
+  STORAGE_SPACE_EXCEEDED: entry('STORAGE_SPACE_EXCEEDED', 400, 'the storage space of the organization is exceeded'),
   SERVICE_UNAVAILABLE: entry('INTERNAL_ERROR', 503, 'Internal Server Error'),
 
   /** Admin API only (not part of Zoho's surface). */
   ADMIN_UNAUTHORIZED: entry('AUTHENTICATION_FAILURE', 401, 'a valid admin key is required'),
   ADMIN_NOT_FOUND: entry('INVALID_DATA', 404, 'no such entity'),
+  ADMIN_CLOCK_OFF: entry('INVALID_REQUEST', 409, 'the clock cannot be moved: start the server with CRM_MEDIA_TEST_CLOCK=1'),
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorName = keyof typeof ERROR_CATALOG;

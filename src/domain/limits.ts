@@ -4,7 +4,7 @@
  * call costs, which calls are heavy, and how an org's settings (a preset, explicit figures, or both) resolve to the
  * limits that apply. Nothing here counts anything: counting is the stores' job (ports/limits.ts, ports/storage.ts).
  */
-import { zohoError } from './errors.js';
+import { type ZohoError, zohoError } from './errors.js';
 import type { ApiOperation } from './operations.js';
 
 export const EDITIONS = ['free', 'standard', 'professional', 'enterprise', 'ultimate'] as const;
@@ -212,4 +212,11 @@ export function limitSettings(orgId: string, input: LimitInput, now: number): Or
     throw zohoError('INVALID_DATA', { reason: 'name an edition or at least one limit (credits, concurrency, storage_bytes, …)' });
   }
   return settings;
+}
+
+/** The journal mark of a refusal by a storage limit (the 429s are marked where they are decided, admissions.ts). */
+export function limitMark(err: ZohoError): string | undefined {
+  if (err.entry === 'STORAGE_SPACE_EXCEEDED') return 'limit:storage';
+  if (err.entry === 'FILE_SIZE_MORE_THAN_ALLOWED_SIZE' && err.details['limit'] === 'record_attachments') return 'limit:record-attachments';
+  return undefined;
 }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { type ZohoError, isZohoError, zohoError } from '../domain/errors.js';
 import type { Runtime } from '../runtime.js';
 import { JSON_TYPE, sendError, sendJson } from './http.js';
+import { installFaultHooks } from './limits-pipeline.js';
 import { ServerMetrics } from './metrics.js';
 import { type JournalFacts, type RequestEntry, RequestJournal, redactedQuery, requestIdGenerator } from './request-journal.js';
 import { registerAdminRoutes } from './routes/admin.js';
@@ -145,6 +146,8 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
     }
     done();
   });
+
+  installFaultHooks(app);
 
   app.setErrorHandler((err, request, reply) => {
     if (isZohoError(err)) return sendError(reply, err);

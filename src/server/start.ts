@@ -49,6 +49,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     runtime.sweeper.start(config.sweepIntervalMs);
     runtime.webhooks.start();
+    runtime.control.start();
     let stopping: Promise<void> | undefined;
     return {
       url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,

@@ -23,10 +23,11 @@ import { isZohoError, zohoError } from '../../domain/errors.js';
 import type { Runtime } from '../../runtime.js';
 import { SeedError, applySeed, parseSeed } from '../../admin/seed.js';
 import { queryParam, readJsonBody, rejectRequest, sendError, sendJson } from '../http.js';
+import { registerAdminLimitRoutes } from './admin-limits.js';
 
 const MAX_ADMIN_BODY = 16 * 1024 * 1024;
 
-async function body<T extends z.ZodType>(request: FastifyRequest, schema: T): Promise<z.output<T>> {
+export async function body<T extends z.ZodType>(request: FastifyRequest, schema: T): Promise<z.output<T>> {
   const parsed = schema.safeParse(await readJsonBody(request.raw, MAX_ADMIN_BODY));
   if (!parsed.success) {
     throw zohoError('INVALID_DATA', {
@@ -177,4 +178,5 @@ export function registerAdminRoutes(app: FastifyInstance, rt: Runtime, adminKey:
     await rt.janitor.settled();
     return rt.sweeper.sweep();
   });
+  registerAdminLimitRoutes(route, rt);
 }

@@ -1,0 +1,177 @@
+/**
+ * Admission of a call under its org's limits, before the call does anything: a slot of the user's concurrency for
+ * the OAuth client (and of the sub-concurrency for heavy calls), then the call's credits. Both counters live in the
+ * metadata store, so every instance on one database shares them: one atomic statement per slot and one per credit
+ * spending, and one per slot given back when the response ends.
+ *
+ * An instance also keeps what it holds in memory and writes it to its lease on every heartbeat (control-loop.ts); a
+ * live instance frees the slots of one whose lease expired (it died without giving them back), from that lease's last
+ * holdings. Leases count real time, never the movable clock.
+ */
+import type { Principal } from './access.js';
+import { type ErrorName, type ZohoError, zohoError } from './errors.js';
+import { CREDIT_COST, HEAVY_OPERATIONS, creditBucket, showsRemainingCredits } from './limits.js';
+import type { LimitsLookup } from './limits-lookup.js';
+import type { ApiOperation } from './operations.js';
+import type { Holdings } from './ports/limits.js';
+import type { DomainLogger } from './ports/logger.js';
+import type { MetadataView } from './ports/metadata.js';
+
+/** A call let in: the credits left (when they are to be shown), and the slots to give back once its response ends. */
+export interface Admission {
+  /** For `X-API-CREDITS-REMAINING`; undefined when the header is not sent (no credit limit, or less than half used). */
+  creditsRemaining: number | undefined;
+  /** Gives the call's slots back; idempotent. */
+  release(): void;
+}
+
+export type AdmissionResult =
+  | { admitted: true; admission: Admission }
+  | { admitted: false; error: ZohoError; mark: string; creditsRemaining: number | undefined };
+
+const NOTHING_HELD: Admission = Object.freeze({ creditsRemaining: undefined, release: () => {} });
+
+/** How long a lease outlives its last heartbeat. */
+export const LEASE_MS = 15_000;
+/** Expired leases freed per heartbeat at most. */
+const REAP_BATCH = 16;
+
+export interface AdmissionsDeps {
+  store: MetadataView<'limits'>;
+  limits: LimitsLookup;
+  /** The (possibly movable) clock: credit windows. */
+  now: () => number;
+  /** Real time: leases. */
+  realNow: () => number;
+  instanceId: string;
+  log: DomainLogger;
+}
+
+function refusal(error: ErrorName, mark: string, details: Record<string, unknown>, creditsRemaining?: number): AdmissionResult {
+  return { admitted: false, error: zohoError(error, details), mark, creditsRemaining };
+}
+
+export class Admissions {
+  /** Slots this instance holds, per key. */
+  private readonly held = new Map<string, number>();
+  /** Slots whose giving back failed (the database was unreachable): retried on every heartbeat. */
+  private readonly owed = new Map<string, number>();
+  private readonly releasing = new Set<Promise<void>>();
+  private leaseWritten = false;
+
+  constructor(private readonly deps: AdmissionsDeps) {}
+
+  /** Lets the call in, or says which limit refuses it. */
+  async admit(principal: Principal, operation: ApiOperation): Promise<AdmissionResult> {
+    const orgId = principal.org.id;
+    const limits = this.deps.limits.cached(orgId) ?? (await this.deps.limits.effective(orgId));
+    if (limits.credits === undefined && limits.concurrency === undefined && limits.subConcurrency === undefined) {
+      return { admitted: true, admission: NOTHING_HELD };
+    }
+    const scope = `${orgId}|${principal.user.id}|${principal.clientId ?? '-'}`;
+    const taken: string[] = [];
+    const giveBack = () => {
+      for (const key of taken.splice(0)) this.release(key);
+    };
+    try {
+      if (limits.concurrency !== undefined) {
+        const key = `${scope}|all`;
+        if (!(await this.take(key, limits.concurrency))) return refusal('CONCURRENCY_LIMIT', 'limit:concurrency', { limit: 'concurrency', maximum: limits.concurrency });
+        taken.push(key);
+      }
+      if (limits.subConcurrency !== undefined && HEAVY_OPERATIONS.has(operation)) {
+        const key = `${scope}|heavy`;
+        if (!(await this.take(key, limits.subConcurrency))) {
+          return refusal('SUB_CONCURRENCY_LIMIT', 'limit:sub-concurrency', { limit: 'sub_concurrency', maximum: limits.subConcurrency });
+        }
+        taken.push(key);
+      }
+      let creditsRemaining: number | undefined;
+      if (limits.credits !== undefined) {
+        const spent = await this.deps.store.limits.spendCredits(orgId, CREDIT_COST[operation], limits.credits, creditBucket(this.deps.now()));
+        const remaining = Math.max(0, limits.credits - spent.used);
+        if (!spent.spent) return refusal('CREDITS_EXHAUSTED', 'limit:credits', { limit: 'credits', maximum: limits.credits }, remaining);
+        if (showsRemainingCredits(limits.credits, remaining)) creditsRemaining = remaining;
+      }
+      const keys = taken.splice(0);
+      let released = false;
+      return {
+        admitted: true,
+        admission: {
+          creditsRemaining,
+          release: () => {
+            if (released) return;
+            released = true;
+            for (const key of keys) this.release(key);
+          },
+        },
+      };
+    } finally {
+      // Whatever refused the call (or failed) gives back what was taken before it.
+      giveBack();
+    }
+  }
+
+  private async take(key: string, limit: number): Promise<boolean> {
+    if (!(await this.deps.store.limits.acquireSlot(key, limit))) return false;
+    this.held.set(key, (this.held.get(key) ?? 0) + 1);
+    return true;
+  }
+
+  private release(key: string): void {
+    const n = (this.held.get(key) ?? 1) - 1;
+    if (n > 0) this.held.set(key, n);
+    else this.held.delete(key);
+    const done: Promise<void> = this.deps.store.limits.releaseSlots(key, 1).catch((err: unknown) => {
+      this.owed.set(key, (this.owed.get(key) ?? 0) + 1);
+      this.deps.log.warn({ err, key }, 'a concurrency slot could not be given back; retrying at the next heartbeat');
+    });
+    const tracked = done.finally(() => this.releasing.delete(tracked));
+    this.releasing.add(tracked);
+  }
+
+  /** What this instance holds (slots it owes count: the store still has them). */
+  holdings(): Holdings {
+    const out: Holdings = {};
+    for (const map of [this.held, this.owed]) for (const [k, n] of map) out[k] = (out[k] ?? 0) + n;
+    return out;
+  }
+
+  /**
+   * Gives back what failed to go back before, renews this instance's lease with what it holds, and frees the slots of
+   * instances whose leases expired. Writes the lease only while something is or was held.
+   */
+  async heartbeat(): Promise<void> {
+    const { store, instanceId, realNow } = this.deps;
+    for (const [key, n] of [...this.owed]) {
+      await store.limits.releaseSlots(key, n);
+      this.owed.delete(key);
+    }
+    const holdings = this.holdings();
+    if (Object.keys(holdings).length > 0 || this.leaseWritten) {
+      await store.limits.heartbeat(instanceId, realNow() + LEASE_MS, holdings);
+      this.leaseWritten = true;
+    }
+    for (let i = 0; i < REAP_BATCH; i++) {
+      const freed = await store.transaction(async (tx) => {
+        const lease = await tx.limits.takeExpiredLease(realNow());
+        if (!lease) return undefined;
+        for (const [key, n] of Object.entries(lease.holdings)) if (n > 0) await tx.limits.releaseSlots(key, n);
+        return lease;
+      });
+      if (!freed) break;
+      if (Object.keys(freed.holdings).length > 0) this.deps.log.warn({ instance: freed.instanceId, holdings: freed.holdings }, 'freed the concurrency slots of an instance whose lease expired');
+    }
+  }
+
+  /** After the server stopped taking requests: gives everything back and drops the lease. */
+  async close(): Promise<void> {
+    await Promise.all([...this.releasing]);
+    for (const [key, n] of Object.entries(this.holdings())) {
+      await this.deps.store.limits.releaseSlots(key, n).catch(() => {});
+    }
+    this.held.clear();
+    this.owed.clear();
+    if (this.leaseWritten) await this.deps.store.limits.dropLease(this.deps.instanceId).catch(() => {});
+  }
+}
