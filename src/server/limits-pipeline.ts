@@ -5,7 +5,7 @@
  * cut short or trickled). Each limit or fault that touches a request is written in its journal entry's marks and, for
  * faults, in one log line.
  */
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../domain/access.js';
 import { zohoError } from '../domain/errors.js';
@@ -23,6 +23,7 @@ declare module 'fastify' {
 }
 
 const CREDITS_HEADER = 'x-api-credits-remaining';
+const RESET_AFTER_HEADERS_MS = 10;
 
 /** Admits the call or throws the limit's error (429), with its mark and the credits header either way. */
 export async function admitRequest(rt: Runtime, request: FastifyRequest, reply: FastifyReply, principal: Principal, operation: ApiOperation): Promise<void> {
@@ -64,11 +65,7 @@ export async function applyFaults(rt: Runtime, request: FastifyRequest, reply: F
       return sendJson(reply, 200, body);
     }
     case 'reset':
-      if (outcome.when === 'before_headers') {
-        reply.hijack();
-        request.raw.socket?.resetAndDestroy();
-        return reply;
-      }
+      if (outcome.when === 'before_headers') return resetBeforeHeaders(request, reply);
       request.bodyFault = outcome;
       return undefined;
     default:
@@ -87,29 +84,60 @@ export function installFaultHooks(app: FastifyInstance): void {
   });
 }
 
+/**
+ * Tells Fastify that a response ended without completing (a reset, a cut body), so that its onResponse hooks (the
+ * journal entry, the access log, metrics) still run; status 0 when nothing of the answer went out.
+ */
+function endedUnfinished(reply: FastifyReply, headersSent: boolean): void {
+  if (!headersSent) reply.raw.statusCode = 0;
+  reply.raw.emit('error', new Error('response cut short by a fault rule'));
+}
+
+/** Resets the connection before the headers: the client gets no answer at all. */
+export function resetBeforeHeaders(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  reply.hijack();
+  request.raw.socket?.resetAndDestroy();
+  endedUnfinished(reply, false);
+  return reply;
+}
+
 /** The response body as the fault delivers it. */
 function faultyBody(reply: FastifyReply, payload: unknown, fault: FaultOutcome): unknown {
   const res = reply.raw;
+  // Taken now: a response that Node considers finished lets go of its socket.
+  const socket = res.socket;
   const bytes = typeof payload === 'string' ? Buffer.from(payload) : Buffer.isBuffer(payload) ? payload : undefined;
   const source = bytes ? Readable.from([bytes]) : payload instanceof Readable ? payload : undefined;
   if (!source) {
     // No body (HEAD, 204, 304): only a reset after the headers has anything to act on.
-    if (fault.kind === 'reset') res.once('finish', () => res.socket?.resetAndDestroy());
+    if (fault.kind === 'reset') res.once('finish', () => socket?.resetAndDestroy());
     return payload;
   }
   // The client must be able to tell that the body was cut: it is told how long the whole one is.
   if (bytes && !reply.hasHeader('content-length')) reply.header('content-length', String(bytes.length));
   switch (fault.kind) {
-    case 'reset':
+    case 'reset': {
       source.destroy();
+      let reset = false;
       return new Readable({
         read() {
+          if (this.readableEnded || reset) return;
+          reset = true;
           res.flushHeaders();
-          setImmediate(() => res.socket?.resetAndDestroy());
+          // A moment for the headers to reach the client: a reset right behind them may overtake them.
+          setTimeout(() => {
+            socket?.resetAndDestroy();
+            endedUnfinished(reply, true);
+          }, RESET_AFTER_HEADERS_MS);
         },
       });
+    }
     case 'truncate':
-      return truncated(source, fault.afterBytes, () => res.socket?.end());
+      return truncated(source, fault.afterBytes, () => {
+        // A graceful close after the bytes handed over: the client gets them, then the connection ends early.
+        socket?.end();
+        endedUnfinished(reply, true);
+      });
     case 'throttle':
       return source.pipe(new Throttle(fault.bytesPerSecond));
     default:
@@ -117,35 +145,35 @@ function faultyBody(reply: FastifyReply, payload: unknown, fault: FaultOutcome):
   }
 }
 
-/** The first `limit` bytes of `source`; then `cut` closes the connection once they have been written. */
+/**
+ * The first `limit` bytes of `source`, in a stream that never ends by itself (the response must not complete); `cut`
+ * runs once they have been handed on.
+ */
 function truncated(source: Readable, limit: number, cut: () => void): Readable {
+  const out = new PassThrough();
   let sent = 0;
   let done = false;
   const finish = () => {
     if (done) return;
     done = true;
     source.destroy();
-    // After the bytes handed over so far have reached the socket: a graceful close, so the client gets them.
     setImmediate(cut);
   };
-  const out = new Transform({
-    transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback) {
-      if (done) return callback();
-      const room = limit - sent;
-      const piece = chunk.length <= room ? chunk : chunk.subarray(0, room);
-      sent += piece.length;
-      if (piece.length > 0) this.push(piece);
-      callback();
-      if (sent >= limit) finish();
-    },
-    // A body no longer than the limit goes out whole, and the connection still closes after it.
-    flush(callback: TransformCallback) {
-      callback();
-      finish();
-    },
+  source.on('data', (chunk: Buffer) => {
+    if (done) return;
+    const piece = chunk.subarray(0, Math.max(0, limit - sent));
+    sent += piece.length;
+    if (piece.length > 0 && !out.write(piece)) {
+      source.pause();
+      out.once('drain', () => source.resume());
+    }
+    if (sent >= limit) finish();
   });
+  // A body no longer than the limit goes out whole, and the connection still closes after it.
+  source.once('end', finish);
+  source.once('error', finish);
   if (limit === 0) setImmediate(finish);
-  return source.pipe(out);
+  return out;
 }
 
 /** Passes bytes on at `bytesPerSecond`, in slices of about a twentieth of a second. */

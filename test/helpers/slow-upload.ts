@@ -4,6 +4,7 @@
  * that goes away mid-upload). For concurrency limits (calls in flight) and for limits judged while a body streams.
  */
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import type { HttpResponse } from './server.js';
 
@@ -51,7 +52,7 @@ export function heldUpload(url: string, token: string, head: Buffer, tail: Buffe
   const response = request(url, {
     method: 'POST',
     headers: { authorization: `Zoho-oauthtoken ${token}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
-    body: body(),
+    body: Readable.from(body()),
     headersTimeout: 60_000,
     bodyTimeout: 60_000,
   }).then(
