@@ -190,7 +190,7 @@ export class OAuthService {
     const now = this.deps.now();
     if (!grant || grant.clientId !== client.id || grant.expiresAt <= now) return fail('invalid_code');
     const limited = await this.tokenLimits(grant.orgId);
-    return this.store.transaction(async (tx) => {
+    const answer = await this.store.transaction(async (tx) => {
       // One-time: of two exchanges racing, exactly one marks the code used.
       if (!(await tx.oauth.useGrantCode(codeHash, now))) return fail('invalid_code');
       const refreshValue = newAccessTokenValue();
@@ -222,8 +222,11 @@ export class OAuthService {
         api_domain: apiDomain,
         token_type: 'Bearer',
         expires_in: this.deps.accessTokenLifetimeS,
-      };
+      } satisfies TokenSuccess;
     });
+    // Access tokens of a revoked refresh token stop working here at once, not after the cache's lifetime.
+    if (marks.includes('limit:refresh-tokens')) this.deps.caches.invalidate();
+    return answer;
   }
 
   private async refresh(client: OAuthClient, value: string | undefined, apiDomain: string, marks: string[]): Promise<TokenAnswer> {
