@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { png } from '../helpers/images.js';
 import { filePart } from '../helpers/multipart.js';
 import { TestServer, http } from '../helpers/server.js';
+import { runCli } from '../helpers/run-cli.js';
 import { heldUpload } from '../helpers/slow-upload.js';
 import { eventually, expectBlobs, expectNoTempFiles } from '../helpers/uploads.js';
 import { expectZohoError } from '../helpers/zoho.js';
@@ -324,5 +325,25 @@ describe('limits from a seed file and the server default', () => {
     } finally {
       await other.stop();
     }
+  });
+});
+
+describe('set from the CLI while the server runs', () => {
+  it('`crm-media limits set` applies within the cache bound; show, reset-credits and clear', async () => {
+    const org = await newOrg();
+    const set = await runCli(server, ['limits', 'set', '--org', org.id, '--credits', '2', '--concurrency', '4']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.json).toMatchObject({ source: 'org', effective: { credits: 2, concurrency: 4 } });
+    // This server caches an org's limits for CRM_MEDIA_TOKEN_CACHE_TTL_MS (2 s by default).
+    const refused = await eventually(() => server.api('GET', '/crm/v8/org', { token: org.token }), (r) => r.status === 429, 6_000);
+    expectZohoError(refused, { status: 429, code: 'TOO_MANY_REQUESTS' });
+    const shown = await runCli(server, ['limits', 'show', '--org', org.id]);
+    expect(shown.json.usage).toMatchObject({ credits_used: 2, credits_remaining: 0 });
+    expect((await runCli(server, ['limits', 'reset-credits', '--org', org.id])).json.usage.credits_used).toBe(0);
+    expect((await runCli(server, ['limits', 'set', '--org', org.id, '--edition', 'free'])).json.effective).toMatchObject({ credits: 5000, concurrency: 5 });
+    expect((await runCli(server, ['limits', 'clear', '--org', org.id])).json.source).toBe('none');
+    const bad = await runCli(server, ['limits', 'set', '--org', org.id, '--edition', 'gold']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^crm-media: invalid limits: edition/);
   });
 });
