@@ -4,9 +4,12 @@
  * metadata store, so every instance on one database shares them: one atomic statement per slot and one per credit
  * spending, and one per slot given back when the response ends.
  *
- * An instance also keeps what it holds in memory and writes it to its lease on every heartbeat (control-loop.ts); a
- * live instance frees the slots of one whose lease expired (it died without giving them back), from that lease's last
- * holdings. Leases count real time, never the movable clock.
+ * An instance also keeps what it holds in memory and writes it to its lease: on every heartbeat (control-loop.ts), and
+ * before it takes a slot of a key beyond what its lease already says, so that a lease never says less than the
+ * instance holds. A live instance frees the slots of one whose lease expired (it died without giving them back), from
+ * that lease's holdings: nothing it held stays taken, and at most what it gave back since its last heartbeat is freed
+ * twice (the count then runs that much low until the other instances' calls end; docs/deployment.md). Leases count
+ * real time, never the movable clock.
  */
 import type { Principal } from './access.js';
 import { type ErrorName, type ZohoError, zohoError } from './errors.js';
@@ -58,6 +61,10 @@ export class Admissions {
   private readonly owed = new Map<string, number>();
   private readonly releasing = new Set<Promise<void>>();
   private leaseWritten = false;
+  /** What the lease says, per key; a slot beyond it is written to the lease before it is taken. */
+  private readonly recorded = new Map<string, number>();
+  /** Lease writes, one after the other: each writes the holdings of its own moment, so the last written is the newest. */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: AdmissionsDeps) {}
 
@@ -113,15 +120,43 @@ export class Admissions {
   }
 
   private async take(key: string, limit: number): Promise<boolean> {
-    if (!(await this.deps.store.limits.acquireSlot(key, limit))) return false;
-    this.held.set(key, (this.held.get(key) ?? 0) + 1);
-    return true;
+    // Counted as held before it is taken: should the instance die in between, its lease says one slot too many,
+    // which errs on the side of freeing, never of leaking.
+    const n = (this.held.get(key) ?? 0) + 1;
+    this.held.set(key, n);
+    try {
+      if (n > (this.recorded.get(key) ?? 0)) await this.recordHoldings();
+      if (await this.deps.store.limits.acquireSlot(key, limit)) return true;
+    } catch (err) {
+      this.forget(key);
+      throw err;
+    }
+    this.forget(key);
+    return false;
   }
 
-  private release(key: string): void {
+  /** Takes a slot of `key` out of this instance's holdings (not out of the store). */
+  private forget(key: string): void {
     const n = (this.held.get(key) ?? 1) - 1;
     if (n > 0) this.held.set(key, n);
     else this.held.delete(key);
+  }
+
+  /** Writes the holdings of this moment to the lease, after every write queued before. */
+  private recordHoldings(): Promise<void> {
+    const write = this.writing.then(async () => {
+      const holdings = this.holdings();
+      await this.deps.store.limits.heartbeat(this.deps.instanceId, this.deps.realNow() + LEASE_MS, holdings);
+      this.leaseWritten = true;
+      this.recorded.clear();
+      for (const [k, n] of Object.entries(holdings)) this.recorded.set(k, n);
+    });
+    this.writing = write.catch(() => {});
+    return write;
+  }
+
+  private release(key: string): void {
+    this.forget(key);
     const done: Promise<void> = this.deps.store.limits.releaseSlots(key, 1).catch((err: unknown) => {
       this.owed.set(key, (this.owed.get(key) ?? 0) + 1);
       this.deps.log.warn({ err, key }, 'a concurrency slot could not be given back; retrying at the next heartbeat');
@@ -142,16 +177,12 @@ export class Admissions {
    * instances whose leases expired. Writes the lease only while something is or was held.
    */
   async heartbeat(): Promise<void> {
-    const { store, instanceId, realNow } = this.deps;
+    const { store, realNow } = this.deps;
     for (const [key, n] of [...this.owed]) {
       await store.limits.releaseSlots(key, n);
       this.owed.delete(key);
     }
-    const holdings = this.holdings();
-    if (Object.keys(holdings).length > 0 || this.leaseWritten) {
-      await store.limits.heartbeat(instanceId, realNow() + LEASE_MS, holdings);
-      this.leaseWritten = true;
-    }
+    if (this.held.size > 0 || this.owed.size > 0 || this.leaseWritten) await this.recordHoldings();
     for (let i = 0; i < REAP_BATCH; i++) {
       const freed = await store.transaction(async (tx) => {
         const lease = await tx.limits.takeExpiredLease(realNow());

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isZohoError } from '../../src/domain/errors.js';
-import { FaultEngine, type FaultRuleInput, type FaultTarget, faultMatches, faultRule, operationMatches } from '../../src/domain/faults.js';
+import { FaultEngine, type FaultMatch, type FaultRuleInput, type FaultTarget, faultMatches, faultRule, operationMatches } from '../../src/domain/faults.js';
 import { silentLogger } from '../../src/domain/ports/logger.js';
 import type { MetadataStore } from '../../src/domain/ports/metadata.js';
 import { openSqliteStore } from '../../src/storage/metadata/sqlite.js';
@@ -70,11 +70,11 @@ describe('what a rule matches', () => {
   });
 
   it('every criterion given must hold; absent ones match anything', () => {
-    const any = { operation: null, method: null, module: null, orgId: null, userId: null, tokenId: null, clientId: null };
+    const any: FaultMatch = { operation: null, method: null, module: null, orgId: null, userId: null, tokenId: null, clientId: null };
     const target: FaultTarget = { operation: 'photo.upload', method: 'POST', module: 'LEADS', orgId: 'o', userId: 'u', tokenId: 't', clientId: 'c' };
     fc.assert(
       fc.property(fc.subarray(['method', 'module', 'orgId', 'userId', 'tokenId', 'clientId'] as const), fc.boolean(), (fields, spoil) => {
-        const match = { ...any };
+        const match: FaultMatch = { ...any };
         const values: Record<string, string> = { method: 'POST', module: 'leads', orgId: 'o', userId: 'u', tokenId: 't', clientId: 'c' };
         for (const f of fields) match[f] = values[f]!;
         if (spoil && fields.length > 0) match[fields[0]!] = 'other';
