@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Config } from './config.js';
+import { type Config, ConfigError } from './config.js';
 import { limitInput } from './admin/limit-documents.js';
 import { AdminService } from './domain/admin.js';
 import { Admissions } from './domain/admissions.js';
@@ -17,7 +17,8 @@ import { MovableClock } from './domain/clock.js';
 import { ControlLoop } from './domain/control-loop.js';
 import { DirectoryService } from './domain/directory.js';
 import { FaultEngine } from './domain/faults.js';
-import { NO_LIMITS, effectiveLimits, limitSettings } from './domain/limits.js';
+import { isZohoError } from './domain/errors.js';
+import { type EffectiveLimits, NO_LIMITS, effectiveLimits, limitSettings } from './domain/limits.js';
 import { LimitsAdmin } from './domain/limits-admin.js';
 import { LimitsLookup } from './domain/limits-lookup.js';
 import { OAuthService } from './domain/oauth.js';
@@ -98,6 +99,17 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
   return new DiskBlobStore(config.dataDir).init();
 }
 
+/** What orgs without limits of their own get (CRM_MEDIA_DEFAULT_LIMITS), checked as an org's settings are. */
+function defaultLimits(config: Config): EffectiveLimits {
+  if (!config.defaultLimits) return NO_LIMITS;
+  try {
+    return effectiveLimits(limitSettings('', limitInput(config.defaultLimits), 0));
+  } catch (err) {
+    if (isZohoError(err)) throw new ConfigError(`invalid configuration:\n  defaultLimits (CRM_MEDIA_DEFAULT_LIMITS): ${JSON.stringify(err.details)}`);
+    throw err;
+  }
+}
+
 function accelHandOff(config: Config, blobs: BlobStore): AccelHandOff | undefined {
   const prefix = config.accelRedirect;
   if (!prefix || !(blobs instanceof DiskBlobStore)) return undefined;
@@ -119,11 +131,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
   await clock?.refresh();
   // From here on every service reads this clock: real time, or real time plus the shared offset.
   now = clock ? clock.now : realNow;
-  const limits = new LimitsLookup(
-    store,
-    config.defaultLimits ? effectiveLimits(limitSettings('', limitInput(config.defaultLimits), 0)) : NO_LIMITS,
-    { ttlMs: config.tokenCacheTtlMs, maxEntries: 10_000, now },
-  );
+  const limits = new LimitsLookup(store, defaultLimits(config), { ttlMs: config.tokenCacheTtlMs, maxEntries: 10_000, now });
   const faults = new FaultEngine(store.faults, { now, log });
   await faults.refresh();
   const admissions = new Admissions({ store, limits, now, realNow, instanceId: `${process.pid}-${randomBytes(6).toString('hex')}`, log });
@@ -133,6 +141,11 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     invalidate() {
       authenticator.invalidate();
       access.invalidate();
+    },
+  };
+  // Limits and fault rules changed through this process apply here at once.
+  const limitChanges: CacheInvalidation = {
+    invalidate() {
       limits.invalidate();
       faults.refresh().catch((err: unknown) => log.warn({ err }, 'fault rules could not be reread; the next control poll will'));
     },
@@ -153,7 +166,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     log,
   });
   const workflowEventsQueued = () => webhooks.kick();
-  const limitsAdmin = new LimitsAdmin({ store, lookup: limits, clock, caches, now });
+  const limitsAdmin = new LimitsAdmin({ store, lookup: limits, clock, caches: limitChanges, now });
   const runtime: Runtime = {
     config,
     log,

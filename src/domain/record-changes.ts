@@ -48,17 +48,15 @@ export class RecordChanges<K extends keyof MetadataPorts> {
     const { value, queued, retired } = await this.deps.store.transaction(async (tx) => {
       await tx.records.lock(orgId, recordId);
       const outcome = await change(tx, this.deps.now());
-      const storage = outcome.storage;
-      if (storage && storage.delta !== 0) {
-        // One counter row per org: concurrent changes of one org serialize on it until they commit, so the quota is
-        // judged on exact figures.
-        const used = await tx.storage.add(orgId, storage.delta);
-        if (storage.quota !== undefined && storage.delta > 0 && used > storage.quota) {
-          throw storageExceeded(storage.quota);
-        }
-      }
       let queued = 0;
       for (const event of outcome.events ?? []) queued += await queueWorkflowEvents(tx, event);
+      const storage = outcome.storage;
+      if (storage && storage.delta !== 0) {
+        // One counter row per org: concurrent changes of one org serialize on it until they commit (last, so that
+        // they hold it briefly), and the quota is judged on exact figures.
+        const used = await tx.storage.add(orgId, storage.delta);
+        if (storage.quota !== undefined && storage.delta > 0 && used > storage.quota) throw storageExceeded(storage.quota);
+      }
       return { value: outcome.value, queued, retired: outcome.retired ?? [] };
     });
     if (queued > 0) this.deps.workflowEventsQueued();

@@ -5,8 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { request } from 'undici';
-import type { HttpResponse } from './server.js';
+import { type HttpResponse, http } from './server.js';
 
 export interface HeldUpload {
   /** The answer, once there is one (a 429 comes before the body is read; a success after `finish`). */
@@ -49,25 +48,10 @@ export function heldUpload(url: string, token: string, head: Buffer, tail: Buffe
     sent += tail.length;
     yield Buffer.from(`\r\n--${boundary}--\r\n`);
   }
-  const response = request(url, {
-    method: 'POST',
-    headers: { authorization: `Zoho-oauthtoken ${token}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
+  const response = http('POST', url, {
+    token,
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
     body: Readable.from(body()),
-    headersTimeout: 60_000,
-    bodyTimeout: 60_000,
-  }).then(
-    async (res): Promise<HttpResponse> => {
-      const bytes = Buffer.from(await res.body.arrayBuffer());
-      const text = bytes.toString('utf8');
-      let json: unknown;
-      try {
-        json = text ? JSON.parse(text) : undefined;
-      } catch {
-        json = undefined;
-      }
-      return { status: res.statusCode, headers: res.headers as HttpResponse['headers'], body: bytes, text, json };
-    },
-    (err: Error) => err,
-  );
+  }).catch((err: Error) => err);
   return { response, sent: () => sent, waiting: atGate, finish: () => open(true), abort: () => open(false) };
 }

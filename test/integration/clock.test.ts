@@ -12,6 +12,9 @@ import { eventually } from '../helpers/uploads.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { expectZohoError } from '../helpers/zoho.js';
 
+/** Each CLI command is a fresh Node process compiling TypeScript: seconds each, more on a loaded machine. */
+const CLI_TIMEOUT_MS = 180_000;
+
 const HOUR = 3_600_000;
 let server: TestServer;
 
@@ -108,7 +111,7 @@ describe('what it moves', () => {
     expect(run.json.offset_ms).toBe(before + 3 * HOUR);
     const seen = await eventually(() => server.admin('GET', '/clock'), (c) => c.offset_ms === before + 3 * HOUR, 5_000);
     expect(seen.offset_ms).toBe(before + 3 * HOUR);
-  });
+  }, CLI_TIMEOUT_MS);
 });
 
 describe('off unless enabled at start', () => {
@@ -128,5 +131,5 @@ describe('off unless enabled at start', () => {
     } finally {
       await plain.stop();
     }
-  });
+  }, CLI_TIMEOUT_MS);
 });

@@ -16,6 +16,9 @@ import { TestServer, http } from '../helpers/server.js';
 import { eventually } from '../helpers/uploads.js';
 import { expectZohoError } from '../helpers/zoho.js';
 
+/** Each CLI command is a fresh Node process compiling TypeScript: seconds each, more on a loaded machine. */
+const CLI_TIMEOUT_MS = 180_000;
+
 let server: TestServer;
 let record: string;
 const image = Buffer.concat([png(40, 30), randomBytes(20_000)]);
@@ -285,13 +288,13 @@ describe('set from the CLI while the server runs', () => {
     expect(listed.json.map((f: { id: string }) => f.id)).toEqual(['from-cli']);
     expect((await runCli(server, ['fault', 'remove', 'from-cli'])).code).toBe(0);
     expect((await eventually(() => getPhoto(), (r) => r.status === 200, 5_000)).status).toBe(200);
-  });
+  }, CLI_TIMEOUT_MS);
 
   it('the CLI refuses a malformed rule with one line', async () => {
     const bad = await runCli(server, ['fault', 'add', '--operation', 'photo.download', '--delay', 'soon']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^crm-media: --delay/);
-  });
+  }, CLI_TIMEOUT_MS);
 });
 
 

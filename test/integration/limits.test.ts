@@ -15,6 +15,9 @@ import { heldUpload } from '../helpers/slow-upload.js';
 import { eventually, expectBlobs, expectNoTempFiles } from '../helpers/uploads.js';
 import { expectZohoError } from '../helpers/zoho.js';
 
+/** Each CLI command is a fresh Node process compiling TypeScript: seconds each, more on a loaded machine. */
+const CLI_TIMEOUT_MS = 180_000;
+
 let server: TestServer;
 
 beforeAll(async () => {
@@ -345,5 +348,5 @@ describe('set from the CLI while the server runs', () => {
     const bad = await runCli(server, ['limits', 'set', '--org', org.id, '--edition', 'gold']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^crm-media: invalid limits: edition/);
-  });
+  }, CLI_TIMEOUT_MS);
 });

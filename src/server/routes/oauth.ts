@@ -55,7 +55,7 @@ async function tokenParams(request: FastifyRequest): Promise<TokenParams | undef
  * `Authorization: Basic base64(client_id:client_secret)` (RFC 6749 §2.3.1: each part form-urlencoded first); null
  * when there is no Basic header, undefined when there is one that cannot be read.
  */
-export function basicClient(header: string | undefined): { id: string; secret: string } | null | undefined {
+function basicClient(header: string | undefined): { id: string; secret: string } | null | undefined {
   const m = header === undefined ? null : /^basic[ \t]+([A-Za-z0-9+/=_-]+)[ \t]*$/i.exec(header);
   if (!m) return header !== undefined && /^basic\b/i.test(header) ? undefined : null;
   const text = Buffer.from(m[1]!, 'base64').toString('utf8');
