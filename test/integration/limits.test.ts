@@ -6,6 +6,7 @@
  * deleting). All of it is off unless an org is given limits.
  */
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { png } from '../helpers/images.js';
 import { filePart } from '../helpers/multipart.js';
@@ -176,6 +177,29 @@ describe('concurrency', () => {
     for (const h of held.slice(1)) expect(((await h.response) as { status: number }).status).toBe(200);
     expect((await eventually(() => report(org), (r) => r.usage.in_flight.length === 0)).usage.in_flight).toEqual([]);
     await expectNoTempFiles(server);
+  });
+
+  it('a slot is held while a download streams, and comes back when the client goes away mid-download', async () => {
+    const org = await newOrg({ concurrency: 1 });
+    const record = await server.createRecord('Leads', org.token);
+    const big = Buffer.concat([png(30, 30), randomBytes(200_000)]);
+    expect((await upload(org, `/crm/v8/Leads/${record}/photo`, big, 'big.png')).status).toBe(200);
+    // The download trickles out (a fault rule), so it is still streaming while the test looks.
+    const rule = await server.admin('POST', '/faults', { match: { operation: 'photo.download', org: org.id }, action: { throttle_bytes_per_second: 20_000 } });
+    try {
+      const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+      const firstBytes = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+      socket.on('error', () => {});
+      socket.write(`GET /crm/v8/Leads/${record}/photo HTTP/1.1\r\nHost: x\r\nAuthorization: Zoho-oauthtoken ${org.token}\r\n\r\n`);
+      await firstBytes;
+      expect((await report(org)).usage.in_flight).toEqual([expect.objectContaining({ kind: 'all', count: 1 })]);
+      expectZohoError(await server.api('GET', '/crm/v8/org', { token: org.token }), { status: 429, code: 'TOO_MANY_REQUESTS' });
+      socket.destroy();
+      expect((await eventually(() => report(org), (r) => r.usage.in_flight.length === 0, 5_000)).usage.in_flight).toEqual([]);
+      expect((await server.api('GET', '/crm/v8/org', { token: org.token })).status).toBe(200);
+    } finally {
+      await server.admin('DELETE', `/faults/${rule.id}`);
+    }
   });
 
   it('the sub-concurrency limit applies to heavy calls only', async () => {
