@@ -147,6 +147,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
   const limitChanges: CacheInvalidation = {
     invalidate() {
       limits.invalidate();
+      admissions.reset();
       faults.refresh().catch((err: unknown) => log.warn({ err }, 'fault rules could not be reread; the next control poll will'));
     },
   };
@@ -166,7 +167,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     log,
   });
   const workflowEventsQueued = () => webhooks.kick();
-  const limitsAdmin = new LimitsAdmin({ store, lookup: limits, clock, caches: limitChanges, now });
+  const limitsAdmin = new LimitsAdmin({ store, lookup: limits, clock, caches: limitChanges, now, ahead: admissions });
   const runtime: Runtime = {
     config,
     log,

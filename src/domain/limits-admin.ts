@@ -21,6 +21,8 @@ export interface LimitsAdminDeps {
   clock: MovableClock | undefined;
   caches: CacheInvalidation;
   now: () => number;
+  /** What this process keeps ahead (admissions.ts): counted as unspent and free in its reports. */
+  ahead?: { unusedCredits(orgId: string): number; spareSlots(): Record<string, number> } | undefined;
 }
 
 /** Calls in flight of one user and client. */
@@ -86,6 +88,7 @@ export class LimitsAdmin {
   async resetCredits(orgId: string): Promise<void> {
     await this.org(orgId);
     await this.store.limits.resetCredits(orgId);
+    this.deps.caches.invalidate();
   }
 
   async report(orgId: string): Promise<LimitReport> {
@@ -95,16 +98,19 @@ export class LimitsAdmin {
     const effective = settings ? effectiveLimits(settings) : defaults;
     const source = settings ? 'org' : hasAnyLimit(defaults) ? 'default' : 'none';
     const slots = await this.store.limits.slotsInUse(`${orgId}|`);
-    const inFlight = Object.entries(slots).map(([key, count]) => {
-      const [, userId, clientId, kind] = key.split('|') as [string, string, string, string];
-      return { userId, clientId: clientId === '-' ? null : clientId, kind, count };
-    });
+    const spare = this.deps.ahead?.spareSlots() ?? {};
+    const inFlight = Object.entries(slots)
+      .map(([key, count]) => {
+        const [, userId, clientId, kind] = key.split('|') as [string, string, string, string];
+        return { userId, clientId: clientId === '-' ? null : clientId, kind, count: count - (spare[key] ?? 0) };
+      })
+      .filter((f) => f.count > 0);
     return {
       orgId,
       settings,
       source,
       effective,
-      creditsUsed: await this.store.limits.creditsUsed(orgId, creditBucket(this.deps.now())),
+      creditsUsed: Math.max(0, (await this.store.limits.creditsUsed(orgId, creditBucket(this.deps.now()))) - (this.deps.ahead?.unusedCredits(orgId) ?? 0)),
       storageUsedBytes: await this.store.storage.used(orgId),
       inFlight,
     };

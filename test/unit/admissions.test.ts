@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/domain/access.js';
-import { type Admission, Admissions, LEASE_MS } from '../../src/domain/admissions.js';
+import { type Admission, Admissions, LEASE_MS, MAX_SPARE_SLOTS } from '../../src/domain/admissions.js';
+import { CreditReserves, MAX_CREDIT_CHUNK } from '../../src/domain/credit-reserves.js';
 import { NO_LIMITS } from '../../src/domain/limits.js';
 import { LimitsLookup } from '../../src/domain/limits-lookup.js';
 import { silentLogger } from '../../src/domain/ports/logger.js';
@@ -89,11 +90,86 @@ describe('admission', () => {
   });
 });
 
+describe('keeping a little ahead', () => {
+  it('credits go in chunks: a busy org costs a statement per chunk, and the limit is never passed', async () => {
+    const orgId = await org({ credits: 100_000 });
+    const a = instance();
+    let admitted = 0;
+    for (let i = 0; i < 1000; i++) {
+      const r = await a.admit(principal(orgId), 'photo.download');
+      if (r.admitted) {
+        admitted++;
+        r.admission.release();
+      }
+    }
+    expect(admitted).toBe(1000);
+    const used = await store.limits.creditsUsed(orgId, Math.floor(realNow / 3_600_000));
+    // Whole chunks were taken: the window counts at most one chunk more than the calls made.
+    expect(used - 1000).toBeGreaterThanOrEqual(0);
+    expect(used - 1000).toBeLessThan(MAX_CREDIT_CHUNK);
+    expect(a.unusedCredits(orgId)).toBe(used - 1000);
+  });
+
+  it('two instances spending one window: never past the limit, and short of it by at most their unused chunks', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 3000 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 400 }), async (limit, turns) => {
+        const orgId = `w${seq++}`;
+        const bucket = 9;
+        const [x, y] = [new CreditReserves(store), new CreditReserves(store)];
+        let admitted = 0;
+        for (const useX of turns) if ((await (useX ? x : y).spend(orgId, 1, limit, bucket)).spent) admitted++;
+        // Everyone keeps spending until refused: the window is then full.
+        for (let i = 0; i < 2 * limit + 10; i++) {
+          const [rx, ry] = [await x.spend(orgId, 1, limit, bucket), await y.spend(orgId, 1, limit, bucket)];
+          admitted += Number(rx.spent) + Number(ry.spent);
+          if (!rx.spent && !ry.spent) break;
+        }
+        const unused = x.unused(orgId, bucket) + y.unused(orgId, bucket);
+        expect(await store.limits.creditsUsed(orgId, bucket)).toBe(limit);
+        expect(admitted + unused).toBe(limit);
+        expect(unused).toBeLessThanOrEqual(2 * Math.max(1, Math.min(MAX_CREDIT_CHUNK, Math.floor(limit / 16))));
+        if (limit < 32) expect(admitted).toBe(limit);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('slots given back are kept spare under a large limit, none under a small one, and go back after an idle poll', async () => {
+    const large = await org({ concurrency: 64 });
+    const small = await org({ concurrency: 7 });
+    const a = instance();
+    for (const orgId of [large, small]) {
+      const open: Admission[] = [];
+      for (let i = 0; i < 12 && open.length < 7; i++) {
+        const r = await a.admit(principal(orgId), 'org.get');
+        if (r.admitted) open.push(r.admission);
+      }
+      for (const x of open) x.release();
+    }
+    await settle();
+    expect(await store.limits.slotsInUse(`${large}|`)).toEqual({ [`${large}|u1|-|all`]: Math.min(7, MAX_SPARE_SLOTS) });
+    expect(a.spareSlots()).toEqual({ [`${large}|u1|-|all`]: Math.min(7, MAX_SPARE_SLOTS) });
+    expect(await store.limits.slotsInUse(`${small}|`)).toEqual({});
+    // Used again: taken from the spare ones, without the store.
+    const again = await a.admit(principal(large), 'org.get');
+    expect(await store.limits.slotsInUse(`${large}|`)).toEqual({ [`${large}|u1|-|all`]: 7 });
+    if (again.admitted) again.admission.release();
+    await a.heartbeat();
+    // Used during that poll: kept. Idle for a whole poll: given back.
+    expect(Object.values(a.spareSlots())).toEqual([7]);
+    await a.heartbeat();
+    await settle();
+    expect(a.spareSlots()).toEqual({});
+    expect(await store.limits.slotsInUse(`${large}|`)).toEqual({});
+  });
+});
+
 describe('an instance that dies', () => {
   it('leaves no slot taken once a live instance has freed its lease, whatever it was doing', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.oneof(fc.constant('start'), fc.nat({ max: 9 }), fc.constant('heartbeat')), { maxLength: 40 }), async (steps) => {
-        const orgId = await org({ concurrency: 6 });
+        // 24: up to 3 spare slots per key, so slots kept spare are freed too.
+        const orgId = await org({ concurrency: 24 });
         const dying = instance();
         const open: Admission[] = [];
         for (const step of steps) {
