@@ -347,6 +347,19 @@ function renderMarkdown({ meta, summary, records, memory, large, nginx, skipped,
   }
   L.push(mdTable(MAIN_HEADER, rows));
 
+  // A variant's effect: its req/s over crm-sqlite's in the same round (with BENCH_ORDER=cell, seconds apart).
+  if (syss.some((s) => s.id === 'crm-variant') && syss.some((s) => s.id === 'crm-sqlite')) {
+    const vs = aggregate(records, 'crm-sqlite');
+    const vrows = CELLS.flatMap((cell) => {
+      const r = vs.get(`crm-variant|${cell.id}`)?.ratio;
+      return r ? [[cell.label, `${r.median.toFixed(2)}× (${r.min.toFixed(2)}–${r.max.toFixed(2)})`]] : [];
+    });
+    L.push('');
+    L.push('### crm-variant ÷ crm-sqlite (req/s, same round)');
+    L.push('');
+    L.push(mdTable(['cell', 'median (min–max)'], vrows));
+  }
+
   if (memory.length) {
     L.push('');
     L.push(`### Memory bound (crm-media sqlite-disk, a fresh process per cell; target: peak RSS < ${MEMORY_TARGET_MIB} MiB)`);

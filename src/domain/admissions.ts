@@ -4,8 +4,9 @@
  * metadata store, so every instance on one database shares them (docs/deployment.md, "Limits across instances").
  *
  * So that a busy org costs the store little, an instance keeps a little ahead: credits in chunks (credit-reserves.ts),
- * and a few slots it gave back locally instead of to the store (at most MAX_SPARE_SLOTS, and none under a limit
- * below 8, so that small limits are exact), which it returns to the store once they stay unused for a control poll.
+ * and some of the slots its calls gave back, kept for its next calls instead of returned to the store (at most an
+ * eighth of the limit, at most MAX_SPARE_SLOTS, none under a limit below 8, so that small limits are exact), which it
+ * returns to the store once they stay unused for a control poll.
  * Across instances a limit may therefore refuse a little early, never late.
  *
  * An instance also keeps what it holds in memory and writes it to its lease: on every heartbeat (control-loop.ts), and
@@ -44,9 +45,9 @@ export const LEASE_MS = 15_000;
 /** Expired leases freed per heartbeat at most. */
 const REAP_BATCH = 16;
 /** Slots of one key an instance keeps for its next calls instead of giving them back to the store. */
-export const MAX_SPARE_SLOTS = 8;
+export const MAX_SPARE_SLOTS = 64;
 
-/** Spare slots allowed under `limit`: none below 8, so that a small limit is exact across instances. */
+/** Spare slots allowed under `limit`: an eighth of it, none below 8, so that a small limit is exact across instances. */
 function spareCap(limit: number): number {
   return Math.min(MAX_SPARE_SLOTS, Math.floor(limit / 8));
 }
