@@ -7,6 +7,7 @@
  *   BENCH_MEMORY=0 (skip the memory-bound cells)  BENCH_LARGE=1 (100k-record store)  BENCH_NGINX=1 (X-Accel-Redirect)
  *   BENCH_S3=1 (the S3 section: crm-media on PostgreSQL + S3 against an S3 baseline, bench/lib/s3-section.mjs)
  *   BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/postgres)  BENCH_KEEP=1 (keep the temp directory)
+ *   BENCH_ORDER=cell (systems take turns on each cell instead of running all their cells in a row)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const env = process.env;
 const num = (v, d) => (v === undefined || v === '' ? d : Number(v));
 const ROUNDS = Math.max(1, Math.floor(num(env.BENCH_ROUNDS, 3)));
+const ORDER = env.BENCH_ORDER === 'cell' ? 'cell' : 'system';
 const DURATION_MS = Math.max(500, num(env.BENCH_DURATION, 5) * 1000);
 const WARMUP_MS = Math.max(0, num(env.BENCH_WARMUP, 1) * 1000);
 const LATER_WARMUP_MS = Math.min(WARMUP_MS, 500);
@@ -192,19 +194,23 @@ async function main() {
     }
   }
 
-  // Rounds: every system, every cell, in the same order each round; ratios compare within one round.
+  // Rounds: every system, every cell, in the same order each round; ratios compare within one round. With
+  // BENCH_ORDER=cell the systems take turns on each cell (their order rotating from round to round), so that the
+  // windows compared are seconds apart rather than minutes: on a machine whose other load changes, that is what keeps
+  // a variant's ratio from measuring the load instead of the variant.
   const records = [];
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const sys of systems) {
-      for (const cell of CELLS) {
-        const r = await runCell(sys, cell, round);
-        records.push(r);
-        log(
-          `  round ${round} ${sys.id.padEnd(10)} ${cell.id.padEnd(18)} ${
-            r.na ? r.na : `${fmtRate(r.reqPerSec).padStart(7)} req/s  cpu ${Math.round(r.cpuPct ?? 0)}%  loadgen ${Math.round(r.loadgenCpuPct ?? 0)}%  other ${Math.round(r.otherCpuPct ?? 0)}%  rss ${Math.round(r.peakRssMiB ?? 0)} MiB  usr/sys ${Math.round(r.serverDetail?.userPct ?? 0)}/${Math.round(r.serverDetail?.sysPct ?? 0)}% majflt ${r.serverDetail?.majflt ?? 0} disk-read ${Math.round(r.serverDetail?.readMiB ?? 0)} MiB iowait ${Math.round(r.serverDetail?.iowaitPct ?? 0)}%${r.gc ? ` major-GC ${r.gc.majorPerS.toFixed(1)}/s heap ${Math.round(r.gc.heapTotalMiBBefore)} MiB` : ''}  [${r.wallS?.toFixed(1)} s]  ${r.failed ? `FAILED ${r.failReasons.join('; ')}` : r.verify.detail}`
-          }`,
-        );
-      }
+    const turn = (round - 1) % Math.max(1, systems.length);
+    const rotated = [...systems.slice(turn), ...systems.slice(0, turn)];
+    const pairs = ORDER === 'cell' ? CELLS.flatMap((cell) => rotated.map((sys) => [sys, cell])) : systems.flatMap((sys) => CELLS.map((cell) => [sys, cell]));
+    for (const [sys, cell] of pairs) {
+      const r = await runCell(sys, cell, round);
+      records.push(r);
+      log(
+        `  round ${round} ${sys.id.padEnd(10)} ${cell.id.padEnd(18)} ${
+          r.na ? r.na : `${fmtRate(r.reqPerSec).padStart(7)} req/s  cpu ${Math.round(r.cpuPct ?? 0)}%  loadgen ${Math.round(r.loadgenCpuPct ?? 0)}%  other ${Math.round(r.otherCpuPct ?? 0)}%  rss ${Math.round(r.peakRssMiB ?? 0)} MiB  usr/sys ${Math.round(r.serverDetail?.userPct ?? 0)}/${Math.round(r.serverDetail?.sysPct ?? 0)}% majflt ${r.serverDetail?.majflt ?? 0} disk-read ${Math.round(r.serverDetail?.readMiB ?? 0)} MiB iowait ${Math.round(r.serverDetail?.iowaitPct ?? 0)}%${r.gc ? ` major-GC ${r.gc.majorPerS.toFixed(1)}/s heap ${Math.round(r.gc.heapTotalMiBBefore)} MiB` : ''}  [${r.wallS?.toFixed(1)} s]  ${r.failed ? `FAILED ${r.failReasons.join('; ')}` : r.verify.detail}`
+        }`,
+      );
     }
   }
   const summary = aggregate(records);
@@ -401,6 +407,19 @@ function renderMarkdown({ meta, summary, records, memory, large, nginx, s3, skip
     }
   }
   if (rows.length) L.push(mdTable(MAIN_HEADER, rows));
+
+  // A variant's effect: its req/s over crm-sqlite's in the same round (with BENCH_ORDER=cell, seconds apart).
+  if (syss.some((s) => s.id === 'crm-variant') && syss.some((s) => s.id === 'crm-sqlite')) {
+    const vs = aggregate(records, 'crm-sqlite');
+    const vrows = CELLS.flatMap((cell) => {
+      const r = vs.get(`crm-variant|${cell.id}`)?.ratio;
+      return r ? [[cell.label, `${r.median.toFixed(2)}× (${r.min.toFixed(2)}–${r.max.toFixed(2)})`]] : [];
+    });
+    L.push('');
+    L.push('### crm-variant ÷ crm-sqlite (req/s, same round)');
+    L.push('');
+    L.push(mdTable(['cell', 'median (min–max)'], vrows));
+  }
 
   if (memory.length) {
     L.push('');

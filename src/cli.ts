@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import { registerAdminCommands } from './cli/admin-commands.js';
 import { registerBackupCommands } from './cli/backup-commands.js';
 import { registerJournalCommands } from './cli/journal-commands.js';
+import { registerLimitsCommands } from './cli/limits-commands.js';
 import { registerMaintenanceCommands } from './cli/maintenance-commands.js';
 import { registerServe } from './cli/serve.js';
 import { cliErrorText } from './cli/errors.js';
@@ -24,6 +25,7 @@ registerAdminCommands(program);
 registerMaintenanceCommands(program);
 registerBackupCommands(program);
 registerJournalCommands(program);
+registerLimitsCommands(program);
 markRequiredOptions(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { registerConfigSecrets } from './logging/redact.js';
 import { DEV_ACCESS_TOKEN, DEV_ADMIN_KEY, isLoopbackHost } from './dev-credentials.js';
+import { limitsSchema } from './admin/schemas.js';
 
 const MiB = 1024 * 1024;
 
@@ -56,6 +57,9 @@ export const DEFAULTS = {
   consoleSessionMaxMs: 12 * 60 * 60_000,
   adminAuthMaxFailures: 10,
   adminAuthWindowMs: 60_000,
+  // Limits, faults and the movable clock.
+  testClock: false,
+  controlPollMs: 1_000,
 } as const;
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: MiB, mb: MiB, mib: MiB, g: 1024 * MiB, gb: 1024 * MiB, gib: 1024 * MiB };
@@ -69,6 +73,21 @@ export function parseSize(v: unknown): unknown {
 }
 
 const bool = z.preprocess((v) => (typeof v === 'string' ? !['', '0', 'false', 'no', 'off'].includes(v.toLowerCase()) : v), z.boolean());
+
+/** `enterprise`, `enterprise:10` (an edition for 10 users), or a JSON limits document. */
+const limitsSetting = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const text = v.trim();
+  if (text.startsWith('{')) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+  const [edition, users] = text.split(':');
+  return users === undefined ? { edition } : { edition, users: Number(users) };
+}, limitsSchema);
 
 const configSchema = z.object({
   port: z.coerce.number({ error: 'a port number (0 for any free port)' }).int().min(0).max(65535),
@@ -134,6 +153,12 @@ const configSchema = z.object({
   journalSize: z.coerce.number().int().min(0).max(1_000_000),
   /** One structured log line per request to the Zoho surface (never a token; query values redacted). */
   accessLog: bool,
+  /** The movable clock (admin API and CLI `clock advance`): for tests only, off by default. */
+  testClock: bool,
+  /** How often a server rereads fault rules and the clock, and renews its concurrency lease (0: never). */
+  controlPollMs: z.coerce.number().int().min(0).max(60_000),
+  /** Limits of every org that has none of its own (an edition, `edition:users`, or a JSON limits document). */
+  defaultLimits: limitsSetting.optional(),
   /**
    * How long a start waits for a database or blob store that is not up yet (connection refused, not yet in DNS, a
    * bucket not made yet) before it gives up; a misconfiguration (a refused password or credentials) ends it at once.
@@ -252,6 +277,9 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   consoleSessionMaxMs: 'CRM_MEDIA_CONSOLE_SESSION_MAX_MS',
   adminAuthMaxFailures: 'CRM_MEDIA_ADMIN_AUTH_MAX_FAILURES',
   adminAuthWindowMs: 'CRM_MEDIA_ADMIN_AUTH_WINDOW_MS',
+  testClock: 'CRM_MEDIA_TEST_CLOCK',
+  controlPollMs: 'CRM_MEDIA_CONTROL_POLL_MS',
+  defaultLimits: 'CRM_MEDIA_DEFAULT_LIMITS',
 };
 
 export type ConfigInput = { [K in keyof Config]?: unknown };

@@ -2,14 +2,24 @@
  * The composition root: opens the stores named by the configuration and wires the services over them. The HTTP
  * server and the CLI both start from here, so they run the same code against the same data.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { Config } from './config.js';
+import { type Config, ConfigError } from './config.js';
+import { limitInput } from './admin/limit-documents.js';
 import { AdminService } from './domain/admin.js';
+import { Admissions } from './domain/admissions.js';
 import { AttachmentService } from './domain/attachments.js';
 import { Authenticator } from './domain/authentication.js';
 import { BlobJanitor } from './domain/blob-cleanup.js';
 import { CachedAccessLookups, type CacheInvalidation } from './domain/cached-lookups.js';
+import { MovableClock } from './domain/clock.js';
+import { ControlLoop } from './domain/control-loop.js';
 import { DirectoryService } from './domain/directory.js';
+import { FaultEngine } from './domain/faults.js';
+import { isZohoError } from './domain/errors.js';
+import { type EffectiveLimits, NO_LIMITS, effectiveLimits, limitSettings } from './domain/limits.js';
+import { LimitsAdmin } from './domain/limits-admin.js';
+import { LimitsLookup } from './domain/limits-lookup.js';
 import { OAuthService } from './domain/oauth.js';
 import { OrphanSweeper } from './domain/orphan-sweeper.js';
 import { PhotoService } from './domain/photos.js';
@@ -49,7 +59,18 @@ export interface Runtime {
   workflows: WorkflowAdmin;
   oauth: OAuthService;
   directory: DirectoryService;
+  /** The clock every service reads: real time, or the movable clock (CRM_MEDIA_TEST_CLOCK). */
   now: () => number;
+  /** Set when the clock can be moved (CRM_MEDIA_TEST_CLOCK). */
+  clock: MovableClock | undefined;
+  /** The limits that apply to each org (cached). */
+  limits: LimitsLookup;
+  /** Concurrency and credits: lets calls in or refuses them. */
+  admissions: Admissions;
+  faults: FaultEngine;
+  limitsAdmin: LimitsAdmin;
+  /** Rereads faults and the clock, renews the concurrency lease; started by the server, not by CLI commands. */
+  control: ControlLoop;
   close(): Promise<void>;
 }
 
@@ -84,6 +105,17 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
   return new DiskBlobStore(config.dataDir).init();
 }
 
+/** What orgs without limits of their own get (CRM_MEDIA_DEFAULT_LIMITS), checked as an org's settings are. */
+function defaultLimits(config: Config): EffectiveLimits {
+  if (!config.defaultLimits) return NO_LIMITS;
+  try {
+    return effectiveLimits(limitSettings('', limitInput(config.defaultLimits), 0));
+  } catch (err) {
+    if (isZohoError(err)) throw new ConfigError(`invalid configuration:\n  defaultLimits (CRM_MEDIA_DEFAULT_LIMITS): ${JSON.stringify(err.details)}`);
+    throw err;
+  }
+}
+
 function accelHandOff(config: Config, blobs: BlobStore): AccelHandOff | undefined {
   const prefix = config.accelRedirect;
   if (!prefix || !(blobs instanceof DiskBlobStore)) return undefined;
@@ -102,12 +134,29 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     await store.close();
     throw err;
   }
+  const realNow = now;
+  const clock = config.testClock ? new MovableClock(store.clock, realNow) : undefined;
+  await clock?.refresh();
+  // From here on every service reads this clock: real time, or real time plus the shared offset.
+  now = clock ? clock.now : realNow;
+  const limits = new LimitsLookup(store, defaultLimits(config), { ttlMs: config.tokenCacheTtlMs, maxEntries: 10_000, now });
+  const faults = new FaultEngine(store.faults, { now, log });
+  await faults.refresh();
+  const admissions = new Admissions({ store, limits, now, realNow, instanceId: `${process.pid}-${randomBytes(6).toString('hex')}`, log });
   const authenticator = new Authenticator(store.tokens, { cacheTtlMs: config.tokenCacheTtlMs, maxEntries: 10_000, now });
   const access = new CachedAccessLookups(store, { ttlMs: config.tokenCacheTtlMs, maxEntries: 10_000, now });
   const caches: CacheInvalidation = {
     invalidate() {
       authenticator.invalidate();
       access.invalidate();
+    },
+  };
+  // Limits and fault rules changed through this process apply here at once.
+  const limitChanges: CacheInvalidation = {
+    invalidate() {
+      limits.invalidate();
+      admissions.reset();
+      faults.refresh().catch((err: unknown) => log.warn({ err }, 'fault rules could not be reread; the next control poll will'));
     },
   };
   const accel = accelHandOff(config, blobs);
@@ -127,6 +176,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
   });
   const workflowEventsQueued = () => webhooks.kick();
   const activeRules: ActiveRules = (source, orgId, module, event) => access.activeRules(source, orgId, module, event);
+  const limitsAdmin = new LimitsAdmin({ store, lookup: limits, clock, caches: limitChanges, now, ahead: admissions });
   const runtime: Runtime = {
     config,
     log,
@@ -140,6 +190,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
       blobs,
       rules: activeRules,
       limits: { maxBytes: config.photoMaxBytes, maxPixels: config.photoMaxPixels, contentHash: config.contentHash === 'sha256' },
+      orgLimits: limits,
       now,
       janitor,
       workflowEventsQueued,
@@ -150,12 +201,13 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
       blobs,
       rules: activeRules,
       limits: { maxBytes: config.attachmentMaxBytes, contentHash: config.contentHash === 'sha256' },
+      orgLimits: limits,
       now,
       janitor,
       workflowEventsQueued,
     }),
     records,
-    admin: new AdminService({ store, blobs, records, caches, now, log }),
+    admin: new AdminService({ store, blobs, records, caches, now, log, limits: limitsAdmin }),
     sweeper: new OrphanSweeper(store.maintenance, blobs, {
       graceMs: config.sweepGraceMs,
       writeWindowMs: config.requestTimeoutMs,
@@ -166,10 +218,18 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     webhooks,
     janitor,
     workflows: new WorkflowAdmin(store, caches, now),
-    oauth: new OAuthService({ store, caches, now, accessTokenLifetimeS: config.accessTokenLifetimeS }),
+    oauth: new OAuthService({ store, caches, orgLimits: limits, now, accessTokenLifetimeS: config.accessTokenLifetimeS }),
     directory: new DirectoryService(store.directory),
     now,
+    clock,
+    limits,
+    admissions,
+    faults,
+    limitsAdmin,
+    control: new ControlLoop({ faults, clock, admissions, pollMs: config.controlPollMs, log }),
     async close() {
+      await runtime.control.stop();
+      await admissions.close();
       await runtime.sweeper.stop();
       await webhooks.stop();
       await janitor.close();

@@ -211,6 +211,8 @@ async function copyAll(src: Ports, dst: Ports, from: BlobStore, to: BlobStore, s
       await dst.tokens.insert(t);
       report.tokens++;
     }
+    const limits = await src.limits.getSettings(org.id);
+    if (limits) await dst.limits.putSettings(limits);
   }
   let sinceProgress = 0;
   for await (const m of recordsWithMedia(src, orgs)) {
@@ -239,6 +241,8 @@ async function copyAll(src: Ports, dst: Ports, from: BlobStore, to: BlobStore, s
       opts.progress?.(report);
     }
   }
+  // The rows were copied one by one, not through changes: each org's storage counter is counted from them.
+  for (const org of orgs) await dst.storage.recount(org.id);
 }
 
 /** Removes every key (best effort); returns how many could not be removed. */

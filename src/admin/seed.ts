@@ -3,15 +3,18 @@
  * `GET /_admin/export` writes: one format, so that an exported state re-imports to the same state (seed-export.ts).
  * Re-running a seed is safe: orgs are matched by id (or name), profiles by name, users by email, modules by API name,
  * records, tokens, OAuth clients and workflow rules by the id (or value, or hash) they give; what exists is left
- * alone (a record that exists keeps its photo and attachments).
+ * alone (a record that exists keeps its photo and attachments). Fault rules are matched by their id (one derived
+ * from the rule when it gives none); an org's `limits` are set as given on every run.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { AdminService } from '../domain/admin.js';
 import { standardModule } from '../domain/modules.js';
 import type { WorkflowAdmin } from '../domain/workflow-rules.js';
 import type { Runtime } from '../runtime.js';
-import { seedSchemas } from './schemas.js';
+import { faultInput, limitInput } from './limit-documents.js';
+import { type FaultDocument, faultSchema, limitsSchema, seedSchemas } from './schemas.js';
 import { SeedRestore } from './seed-restore.js';
 
 export const seedSchema = z.object({
@@ -26,8 +29,10 @@ export const seedSchema = z.object({
       oauth_clients: z.array(seedSchemas.oauthClient).default([]),
       tokens: z.array(seedSchemas.token).default([]),
       workflows: z.array(seedSchemas.workflow).default([]),
+      limits: limitsSchema.optional(),
     }),
   ),
+  faults: z.array(faultSchema).default([]),
 });
 
 /** A seed document as written (defaults not yet applied): what the export produces and the console sends. */
@@ -100,6 +105,7 @@ const msOrNull = (iso: string | null | undefined) => (iso === undefined ? undefi
 
 async function applyAll(s: Seeding, seed: Seed): Promise<SeedReport> {
   const report: SeedReport = { orgs: [], tokens: [], client_secrets: [], created: 0 };
+  const limits = s.admin.limitsAdmin();
   const existingOrgs = await s.admin.listOrgs();
   for (const o of seed.orgs) {
     let org = existingOrgs.find((x) => (o.id ? x.id === o.id : x.name === o.name));
@@ -117,8 +123,23 @@ async function applyAll(s: Seeding, seed: Seed): Promise<SeedReport> {
     }
     report.orgs.push({ id: org.id, name: org.name });
     report.created += await applyOrg(s, org.id, o, report);
+    if (o.limits) await limits.setLimits(org.id, limitInput(o.limits));
+  }
+  const existingFaults = new Set((await limits.listFaults()).map((f) => f.id));
+  for (const f of seed.faults) {
+    const id = f.id ?? derivedFaultId(f);
+    if (existingFaults.has(id)) continue;
+    const { input, tokenValue } = faultInput({ ...f, id });
+    await limits.addFault(input, tokenValue);
+    existingFaults.add(id);
+    report.created++;
   }
   return report;
+}
+
+/** A rule without an id gets one from its content, so that running the same seed again adds it once. */
+function derivedFaultId(f: FaultDocument): string {
+  return `seed-${createHash('sha256').update(JSON.stringify(f)).digest('hex').slice(0, 16)}`;
 }
 
 function profileOf(p: SeedOrg['profiles'][number]) {

@@ -1,7 +1,7 @@
 /**
  * Who may do what to which record. The checks run in a fixed order, the order in which Zoho reports failures:
- * module → module supports the operation in this API version → scope → profile permission → record id →
- * record exists in the caller's org → sharing → record state.
+ * module (and the profile's tab permission for it) → module supports the operation in this API version → scope →
+ * profile permission → record id → record exists in the caller's org → sharing → record state.
  */
 import type { ModuleCall, RecordCall } from './calls.js';
 import type { CrmRecord, ModuleSetting, Org, Photo, Profile, Sharing, User } from './entities.js';
@@ -70,6 +70,9 @@ export async function authorizeModule(lookups: AccessLookups, call: ModuleCall):
     if (isKnownUnsupportedModule(call.module)) throw zohoError('MODULE_NOT_SUPPORTED', {}, op);
     throw zohoError('INVALID_MODULE', { resource_path_index: 0 }, op);
   }
+  // A module whose tab the profile lacks does not exist for the user: the attachment pages name "no tab
+  // permission" under this INVALID_MODULE (docs/zoho-api.md §3.1).
+  if (!hasTabPermission(principal.profile, resolved.module.apiName)) throw zohoError('INVALID_MODULE', { resource_path_index: 0 }, op);
   if (!moduleSupports(resolved.module, rule.family, version)) throw zohoError('MODULE_NOT_SUPPORTED', {}, op);
   checkScope(principal, op, resolved.module);
   checkPermission(principal, op, resolved.module);
@@ -92,7 +95,16 @@ export function checkPermission(principal: Principal, op: OperationName, module:
   throw zohoError('NO_PERMISSION', { permissions: [`${module.apiName}.${permission}`] }, op);
 }
 
-export function hasModulePermission(profile: Profile, apiName: string, permission: keyof Profile['permissions'][string]): boolean {
+export function hasTabPermission(profile: Profile, apiName: string): boolean {
+  if (profile.isAdmin) return true;
+  const lower = apiName.toLowerCase();
+  for (const [name, perms] of Object.entries(profile.permissions)) {
+    if (name.toLowerCase() === lower) return perms.tab !== false;
+  }
+  return profile.permissions['*']?.tab !== false;
+}
+
+export function hasModulePermission(profile: Profile, apiName: string, permission: Exclude<keyof Profile['permissions'][string], 'tab'>): boolean {
   if (profile.isAdmin) return true;
   const lower = apiName.toLowerCase();
   for (const [name, perms] of Object.entries(profile.permissions)) {

@@ -22,6 +22,7 @@ import {
 } from './entities.js';
 import { zohoError } from './errors.js';
 import { isZohoId, newZohoId } from './ids.js';
+import type { LimitsAdmin } from './limits-admin.js';
 import { isValidCustomModuleName, standardModule } from './modules.js';
 import type { BlobStore } from './ports/blob-store.js';
 import type { DomainLogger } from './ports/logger.js';
@@ -119,7 +120,7 @@ export interface IssuedToken {
   value: string;
 }
 
-type AdminPorts = 'directory' | 'records' | 'photos' | 'attachments' | 'tokens' | 'maintenance';
+type AdminPorts = 'directory' | 'records' | 'photos' | 'attachments' | 'tokens' | 'maintenance' | 'limits' | 'storage' | 'faults' | 'clock';
 
 export interface AdminServiceDeps {
   store: MetadataView<AdminPorts>;
@@ -128,6 +129,8 @@ export interface AdminServiceDeps {
   caches: CacheInvalidation;
   now: () => number;
   log: DomainLogger;
+  /** Limits, faults and the clock (limits-admin.ts). */
+  limits: LimitsAdmin;
 }
 
 function invalid(details: Record<string, unknown>): never {
@@ -167,6 +170,11 @@ export class AdminService {
   /** The same service working inside a transaction (e.g. a first-start bootstrap racing other instances). */
   within(store: MetadataView<AdminPorts>): AdminService {
     return new AdminService({ ...this.deps, store });
+  }
+
+  /** Limits, faults and the clock, in this service's transaction when it runs in one (seeding). */
+  limitsAdmin(): LimitsAdmin {
+    return this.deps.limits.within(this.store);
   }
 
   /** Runs `work` in one transaction: everything it changes is kept, or nothing is. */

@@ -9,12 +9,14 @@ import { contentTypeFor } from './content-types.js';
 import type { Attachment } from './entities.js';
 import { zohoError } from './errors.js';
 import { idList, isZohoId, newZohoId } from './ids.js';
+import type { LimitsLookup } from './limits-lookup.js';
 import { isHttpLink } from './links.js';
 import type { BlobRange, BlobReader, BlobStore } from './ports/blob-store.js';
 import type { MetadataView } from './ports/metadata.js';
 import { RecordChanges } from './record-changes.js';
 import type { ItemResult } from './results.js';
 import { type StagedBytes, UploadStaging } from './staging.js';
+import { type UploadBudget, recordAttachmentsExceeded, uploadBudget } from './storage-quota.js';
 import { type FilePart, type UploadBody, cleanFileName } from './uploads.js';
 import { type ActiveRules, type ChangeEvent, changeEvent } from './workflow-rules.js';
 
@@ -25,13 +27,15 @@ export interface AttachmentLimits {
 }
 
 export interface AttachmentServiceDeps {
-  store: MetadataView<'records' | 'attachments' | 'workflows' | 'outbox'>;
+  store: MetadataView<'records' | 'attachments' | 'workflows' | 'outbox' | 'storage'>;
   /** The active workflow rules a change triggers (cached). */
   rules: ActiveRules;
   /** Module settings and records for the access checks (module settings cached). */
   access: AccessLookups;
   blobs: BlobStore;
   limits: AttachmentLimits;
+  /** The org's limits (storage quota, the record's attachment total). */
+  orgLimits: LimitsLookup;
   now: () => number;
   janitor: BlobJanitor;
   /** Told after a commit that queued workflow events. */
@@ -63,6 +67,8 @@ export interface AttachmentUploadTicket {
   /** Link and title from the query string, if given there. */
   attachmentUrl: string | undefined;
   title: string | undefined;
+  /** The largest file the org's storage and the record's attachment total still take, and those limits. */
+  budget: UploadBudget;
 }
 
 interface StagedFile extends StagedBytes {
@@ -122,6 +128,8 @@ export interface AttachmentPage {
   pageTokenExpiry: number | null;
 }
 
+const attachmentTooLarge = () => zohoError('FILE_SIZE_MORE_THAN_ALLOWED_SIZE', {}, 'attachment.upload');
+
 /** Attachment endpoints name the bad record id's position in the path (docs/zoho-api.md §3.2). */
 const RELATED_ID_DETAILS = { related_status: 'invalid', resource_path_index: 1 };
 const MAX_URL_LENGTH = 2048;
@@ -130,7 +138,7 @@ const MAX_TITLE_LENGTH = 255;
 type AttachmentContent = Pick<Attachment, 'kind' | 'fileName' | 'title' | 'linkUrl' | 'contentType' | 'size' | 'blobKey' | 'sha256'>;
 
 export class AttachmentService {
-  private readonly changes: RecordChanges<'records' | 'attachments' | 'workflows' | 'outbox'>;
+  private readonly changes: RecordChanges<'records' | 'attachments' | 'workflows' | 'outbox' | 'storage'>;
 
   constructor(private readonly deps: AttachmentServiceDeps) {
     this.changes = new RecordChanges(deps);
@@ -147,7 +155,18 @@ export class AttachmentService {
     const access = await this.authorize(call);
     // Parameters known before the body are judged before it is read: a bad one costs no upload.
     const attachmentUrl = query.attachmentUrl === undefined ? undefined : validLink(query.attachmentUrl);
-    return { call, access, attachmentUrl, title: query.title === undefined ? undefined : checkedTitle(query.title) };
+    const title = query.title === undefined ? undefined : checkedTitle(query.title);
+    const orgId = call.principal.org.id;
+    const budget = await uploadBudget(this.deps.store, await this.deps.orgLimits.effective(orgId), {
+      orgId,
+      recordId: access.record.id,
+      operation: call.operation,
+      fileMax: this.deps.limits.maxBytes,
+      fileTooLarge: attachmentTooLarge,
+      freed: 0,
+      recordTotal: true,
+    });
+    return { call, access, attachmentUrl, title, budget };
   }
 
   /**
@@ -171,7 +190,7 @@ export class AttachmentService {
           if (staged) throw zohoError('MORE_THAN_ONE_FILE', {}, op);
           if (part.name !== 'file') throw zohoError('NO_FILE', { param_name: 'file' }, op);
           if (link !== undefined) throw zohoError('FILE_AND_LINK', {}, op);
-          staged = await this.stage(staging, part);
+          staged = await this.stage(staging, part, ticket.budget);
         }
       }
       if (staged && link !== undefined) throw zohoError('FILE_AND_LINK', {}, op);
@@ -184,11 +203,11 @@ export class AttachmentService {
     }
   }
 
-  private async stage(staging: UploadStaging, part: FilePart): Promise<StagedFile> {
+  private async stage(staging: UploadStaging, part: FilePart, budget: UploadBudget): Promise<StagedFile> {
     const staged = await staging.stage(part, {
-      maxBytes: this.deps.limits.maxBytes,
+      maxBytes: budget.maxBytes,
       hash: this.deps.limits.contentHash,
-      tooLarge: () => zohoError('FILE_SIZE_MORE_THAN_ALLOWED_SIZE', {}, 'attachment.upload'),
+      tooLarge: budget.tooLarge,
     });
     if (staged.size === 0) throw zohoError('EMPTY_FILE', { param_name: 'file' }, 'attachment.upload');
     const fileName = cleanFileName(part.fileName, 'attachment');
@@ -199,8 +218,15 @@ export class AttachmentService {
     const { call, access } = ticket;
     const orgId = call.principal.org.id;
     const userId = call.principal.user.id;
+    const { storageQuota, recordAttachmentBytes } = ticket.budget;
     return this.changes.commit(orgId, access.record.id, async (tx, record, now) => {
       if (!record) throw zohoError('INVALID_RELATED_ID', RELATED_ID_DETAILS, call.operation);
+      // Judged again under the record's lock: another upload to the record may have used the room meanwhile.
+      if (recordAttachmentBytes !== undefined && content.size > 0) {
+        if ((await tx.attachments.totalSize(orgId, access.record.id)) + content.size > recordAttachmentBytes) {
+          throw recordAttachmentsExceeded(recordAttachmentBytes, call.operation);
+        }
+      }
       const attachment: Attachment = {
         id: newZohoId(),
         orgId,
@@ -214,7 +240,11 @@ export class AttachmentService {
         modifiedAt: now,
       };
       await tx.attachments.insert(attachment);
-      return { value: attachment, events: [attachmentEvent(call, attachment, 'attachment_added', now)] };
+      return {
+        value: attachment,
+        events: [attachmentEvent(call, attachment, 'attachment_added', now)],
+        storage: { delta: attachment.size, quota: storageQuota },
+      };
     });
   }
 
@@ -295,7 +325,12 @@ export class AttachmentService {
       const found = isZohoId(attachmentId) ? await tx.attachments.get(orgId, recordId, attachmentId) : undefined;
       if (!found) return { value: undefined };
       await tx.attachments.delete(orgId, recordId, attachmentId);
-      return { value: found, events: [attachmentEvent(call, found, 'attachment_deleted', now)], retired: [found.blobKey] };
+      return {
+        value: found,
+        events: [attachmentEvent(call, found, 'attachment_deleted', now)],
+        retired: [found.blobKey],
+        storage: { delta: -found.size },
+      };
     });
   }
 }

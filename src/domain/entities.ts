@@ -16,6 +16,8 @@ export interface ModulePermissions {
   create: boolean;
   edit: boolean;
   delete: boolean;
+  /** Tab permission: false hides the module from the profile (INVALID_MODULE); absent means shown. */
+  tab?: boolean;
 }
 
 /** Per-module permissions keyed by module API name (any case); `*` is the default for modules not listed. */

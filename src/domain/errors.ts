@@ -95,8 +95,8 @@ export const ERROR_CATALOG = {
     415,
     'please check if the file size is in the correct range',
   ),
-  /** The in-memory store's cap (`--in-memory`); Zoho's code for an org out of storage, status undocumented. */
-  STORAGE_SPACE_EXCEEDED: entry('STORAGE_SPACE_EXCEEDED', 400, 'storage space exceeded'),
+  /** The in-memory store's byte cap (`--memory-max`): Zoho's code for an org out of storage (as the quota), its own text. */
+  MEMORY_STORE_FULL: entry('STORAGE_SPACE_EXCEEDED', 400, 'storage space exceeded'),
   REQUEST_BODY_TOO_LARGE: entry('INVALID_DATA', 400, 'the request body is too large'),
   REQUEST_TIMEOUT: entry('INVALID_REQUEST', 408, 'the request body did not arrive in time'),
   /**
@@ -112,6 +112,17 @@ export const ERROR_CATALOG = {
   /** Downloads only (Range beyond the end); HTTP semantics, not a Zoho code of its own. */
   RANGE_NOT_SATISFIABLE: entry('INVALID_DATA', 416, 'the requested range is not satisfiable'),
   INTERNAL_ERROR: entry('INTERNAL_ERROR', 500, 'Internal Server Error'),
+
+  /**
+   * Limits (docs/zoho-api.md §10: TOO_MANY_REQUESTS, HTTP 429, for the credits of the 24-hour period and for the
+   * concurrency limit of the user for the app; the body beyond the code is not documented, the texts follow the
+   * status-codes page's wording). STORAGE_SPACE_EXCEEDED is the SDK's code for a full org (§6); its status and text
+   * are not documented (docs/compatibility.md, "Limits").
+   */
+  CREDITS_EXHAUSTED: entry('TOO_MANY_REQUESTS', 429, 'the API credits of the 24-hour period are exceeded'),
+  CONCURRENCY_LIMIT: entry('TOO_MANY_REQUESTS', 429, 'the concurrency limit of the user for the app is exceeded'),
+  SUB_CONCURRENCY_LIMIT: entry('TOO_MANY_REQUESTS', 429, 'the sub-concurrency limit of the user for the app is exceeded'),
+  STORAGE_SPACE_EXCEEDED: entry('STORAGE_SPACE_EXCEEDED', 400, 'the storage space of the organization is exceeded'),
   SERVICE_UNAVAILABLE: entry('INTERNAL_ERROR', 503, 'Internal Server Error'),
 
   /** Admin API only (not part of Zoho's surface). */
@@ -120,6 +131,7 @@ export const ERROR_CATALOG = {
   ADMIN_SESSION_EXPIRED: entry('AUTHENTICATION_FAILURE', 401, 'the console session has ended; log in again'),
   ADMIN_FORBIDDEN: entry('AUTHENTICATION_FAILURE', 403, 'refused: not from this server\'s own console'),
   ADMIN_THROTTLED: entry('TOO_MANY_REQUESTS', 429, 'too many wrong admin keys from this address; try again later'),
+  ADMIN_CLOCK_OFF: entry('INVALID_REQUEST', 409, 'the clock cannot be moved: start the server with CRM_MEDIA_TEST_CLOCK=1'),
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorName = keyof typeof ERROR_CATALOG;

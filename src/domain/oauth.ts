@@ -7,6 +7,7 @@ import type { CacheInvalidation } from './cached-lookups.js';
 import type { AccessToken, GrantCode, OAuthClient, RefreshToken } from './entities.js';
 import { zohoError } from './errors.js';
 import { newZohoId } from './ids.js';
+import type { LimitsLookup } from './limits-lookup.js';
 import type { MetadataView } from './ports/metadata.js';
 import { ScopeSet, isValidScopeList } from './scopes.js';
 import { hashToken, newAccessTokenValue } from './tokens.js';
@@ -14,6 +15,15 @@ import { hashToken, newAccessTokenValue } from './tokens.js';
 export const GRANT_CODE_LIFETIME_S = 180;
 /** Zoho keeps at most 15 access tokens per refresh token alive; the 16th evicts the oldest. */
 export const MAX_ACTIVE_TOKENS_PER_REFRESH = 15;
+
+/**
+ * The token endpoint's limits that apply with an org's token limits on (limits.ts; docs/zoho-api.md §7.4): at most
+ * 20 refresh tokens per user and client (the 21st revokes the oldest, with its access tokens), and at most 10 access
+ * tokens minted from one refresh token in any 10 minutes (the 11th is refused with "Access Denied", HTTP 200).
+ */
+export const MAX_REFRESH_TOKENS_PER_USER_CLIENT = 20;
+export const MAX_MINTED_PER_REFRESH_WINDOW = 10;
+export const MINT_WINDOW_MS = 10 * 60_000;
 
 export type TokenParams = Record<string, string | undefined>;
 
@@ -28,7 +38,19 @@ export interface TokenSuccess {
 
 export interface TokenFailure {
   error: string;
+  error_description?: string;
+  status?: string;
 }
+
+/**
+ * A throttled token request: HTTP 200 with "Access Denied" (Kaizen #43, the v8 token-validity page), in the form
+ * third-party clients log from Zoho Accounts (docs/compatibility.md, "OAuth token server").
+ */
+export const ACCESS_DENIED: TokenFailure = Object.freeze({
+  error: 'Access Denied',
+  error_description: 'You have made too many requests continuously. Please try again after some time.',
+  status: 'failure',
+});
 
 export type TokenAnswer = TokenSuccess | TokenFailure;
 
@@ -64,6 +86,8 @@ type OAuthPorts = 'directory' | 'tokens' | 'oauth';
 export interface OAuthServiceDeps {
   store: MetadataView<OAuthPorts>;
   caches: CacheInvalidation;
+  /** Whether an org's token limits are on. */
+  orgLimits: LimitsLookup;
   now: () => number;
   /** Seconds an access token lives (Zoho: 3600). */
   accessTokenLifetimeS: number;
@@ -89,6 +113,12 @@ export class OAuthService {
     };
     await this.store.oauth.insertClient(client);
     return { client, secret };
+  }
+
+  /** The org and user a client acts for (fault rules matching the token endpoint by org or user). */
+  async ownerOf(clientId: string): Promise<{ orgId: string; userId: string } | undefined> {
+    const client = await this.store.oauth.getClient(clientId);
+    return client && { orgId: client.orgId, userId: client.userId };
   }
 
   listClients(orgId: string): Promise<OAuthClient[]> {
@@ -140,8 +170,11 @@ export class OAuthService {
     return { code, expiresAt };
   }
 
-  /** POST /oauth/v2/token. `apiDomain` is this server's public URL (the SDK then keeps talking to it). */
-  async token(params: TokenParams, apiDomain: string): Promise<TokenAnswer> {
+  /**
+   * POST /oauth/v2/token. `apiDomain` is this server's public URL (the SDK then keeps talking to it); `marks` hears
+   * of the limits that touched the request (`limit:token-rate`, `limit:refresh-tokens`).
+   */
+  async token(params: TokenParams, apiDomain: string, marks: string[] = []): Promise<TokenAnswer> {
     const client = params['client_id'] ? await this.store.oauth.getClient(params['client_id']) : undefined;
     if (!client) return fail('invalid_client');
     if (!params['client_secret'] || !sameHash(hashToken(params['client_secret']), client.secretHash)) {
@@ -149,9 +182,9 @@ export class OAuthService {
     }
     switch (params['grant_type']) {
       case 'authorization_code':
-        return this.exchangeCode(client, params['code'], apiDomain);
+        return this.exchangeCode(client, params['code'], apiDomain, marks);
       case 'refresh_token':
-        return this.refresh(client, params['refresh_token'], apiDomain);
+        return this.refresh(client, params['refresh_token'], apiDomain, marks);
       case 'client_credentials':
         return this.clientCredentials(client, params['scope'], params['soid'], apiDomain);
       default:
@@ -159,13 +192,18 @@ export class OAuthService {
     }
   }
 
-  private async exchangeCode(client: OAuthClient, code: string | undefined, apiDomain: string): Promise<TokenAnswer> {
+  private async tokenLimits(orgId: string): Promise<boolean> {
+    return (await this.deps.orgLimits.effective(orgId)).tokenLimits;
+  }
+
+  private async exchangeCode(client: OAuthClient, code: string | undefined, apiDomain: string, marks: string[]): Promise<TokenAnswer> {
     if (!code) return fail('invalid_code');
     const codeHash = hashToken(code);
     const grant = await this.store.oauth.getGrantCode(codeHash);
     const now = this.deps.now();
     if (!grant || grant.clientId !== client.id || grant.expiresAt <= now) return fail('invalid_code');
-    return this.store.transaction(async (tx) => {
+    const limited = await this.tokenLimits(grant.orgId);
+    const answer = await this.store.transaction(async (tx) => {
       // One-time: of two exchanges racing, exactly one marks the code used.
       if (!(await tx.oauth.useGrantCode(codeHash, now))) return fail('invalid_code');
       const refreshValue = newAccessTokenValue();
@@ -180,6 +218,15 @@ export class OAuthService {
         createdAt: now,
       };
       await tx.oauth.insertRefreshToken(refresh);
+      if (limited) {
+        // The 21st refresh token of a user and client revokes the first, and the access tokens made from it.
+        const live = await tx.oauth.liveRefreshTokensOf(client.id, grant.userId);
+        for (const old of live.slice(0, Math.max(0, live.length - MAX_REFRESH_TOKENS_PER_USER_CLIENT))) {
+          await tx.oauth.revokeRefreshToken(old.id, now);
+          await tx.tokens.revokeAllOfRefreshToken(old.id, now);
+          if (!marks.includes('limit:refresh-tokens')) marks.push('limit:refresh-tokens');
+        }
+      }
       const access = await this.mint(tx, client, grant.orgId, grant.userId, grant.scopes, refresh.id);
       return {
         access_token: access,
@@ -188,17 +235,25 @@ export class OAuthService {
         api_domain: apiDomain,
         token_type: 'Bearer',
         expires_in: this.deps.accessTokenLifetimeS,
-      };
+      } satisfies TokenSuccess;
     });
+    // Access tokens of a revoked refresh token stop working here at once, not after the cache's lifetime.
+    if (marks.includes('limit:refresh-tokens')) this.deps.caches.invalidate();
+    return answer;
   }
 
-  private async refresh(client: OAuthClient, value: string | undefined, apiDomain: string): Promise<TokenAnswer> {
+  private async refresh(client: OAuthClient, value: string | undefined, apiDomain: string, marks: string[]): Promise<TokenAnswer> {
     if (!value) return fail('invalid_code');
     const refresh = await this.store.oauth.findRefreshToken(hashToken(value));
     if (!refresh || refresh.clientId !== client.id || refresh.revokedAt !== null) return fail('invalid_code');
+    const limited = await this.tokenLimits(refresh.orgId);
     const access = await this.store.transaction(async (tx) => {
       // A revoke that commits between the lookup above and this transaction must not leave a fresh token alive.
       if (!(await tx.oauth.holdLiveRefreshToken(refresh.id))) return undefined;
+      // Counted while the refresh token's row is held: concurrent refreshes of one token take turns here.
+      if (limited && (await tx.tokens.countMintedSince(refresh.id, this.deps.now() - MINT_WINDOW_MS)) >= MAX_MINTED_PER_REFRESH_WINDOW) {
+        return ACCESS_DENIED;
+      }
       const live = (await tx.tokens.liveOfRefreshToken(refresh.id)).filter((t) => t.expiresAt === null || t.expiresAt > this.deps.now());
       for (const old of live.slice(0, Math.max(0, live.length - (MAX_ACTIVE_TOKENS_PER_REFRESH - 1)))) {
         await tx.tokens.revoke(old.orgId, old.id, this.deps.now());
@@ -206,6 +261,10 @@ export class OAuthService {
       return this.mint(tx, client, refresh.orgId, refresh.userId, refresh.scopes, refresh.id);
     });
     if (access === undefined) return fail('invalid_code');
+    if (typeof access !== 'string') {
+      marks.push('limit:token-rate');
+      return access;
+    }
     this.deps.caches.invalidate();
     return {
       access_token: access,

@@ -8,10 +8,12 @@ import type { BlobJanitor } from './blob-cleanup.js';
 import type { RecordCall } from './calls.js';
 import type { Photo } from './entities.js';
 import { zohoError } from './errors.js';
+import type { LimitsLookup } from './limits-lookup.js';
 import type { BlobRange, BlobReader, BlobStore } from './ports/blob-store.js';
 import type { MetadataView } from './ports/metadata.js';
 import { RecordChanges } from './record-changes.js';
 import { type StagedBytes, UploadStaging } from './staging.js';
+import { type UploadBudget, uploadBudget } from './storage-quota.js';
 import { type FilePart, type UploadBody, cleanFileName } from './uploads.js';
 import { type ActiveRules, type ChangeEvent, changeEvent } from './workflow-rules.js';
 
@@ -33,6 +35,8 @@ export interface PhotoUploadTicket {
   call: RecordCall<'photo.upload'>;
   access: RecordAccess;
   restrictTriggers: boolean;
+  /** The largest photo the org's storage still takes (with the one it replaces), and its quota. */
+  budget: UploadBudget;
 }
 
 interface StagedPhoto extends StagedBytes {
@@ -41,13 +45,15 @@ interface StagedPhoto extends StagedBytes {
 }
 
 export interface PhotoServiceDeps {
-  store: MetadataView<'records' | 'photos' | 'workflows' | 'outbox'>;
+  store: MetadataView<'records' | 'photos' | 'workflows' | 'outbox' | 'storage'>;
   /** The active workflow rules a change triggers (cached). */
   rules: ActiveRules;
   /** Module settings and records for the access checks (module settings cached). */
   access: AccessLookups;
   blobs: BlobStore;
   limits: PhotoLimits;
+  /** The org's limits (storage quota). */
+  orgLimits: LimitsLookup;
   now: () => number;
   janitor: BlobJanitor;
   /** Told after a commit that queued workflow events, so that delivery need not wait for its next poll. */
@@ -63,8 +69,10 @@ function photoFacts(p: Photo) {
 /** Photo endpoints report a bad record id without details (docs/zoho-api.md §3.2). */
 const NO_DETAILS = {};
 
+const photoTooLarge = () => zohoError('FILE_SIZE_MORE_THAN_ALLOWED_SIZE', {}, 'photo.upload');
+
 export class PhotoService {
-  private readonly changes: RecordChanges<'records' | 'photos' | 'workflows' | 'outbox'>;
+  private readonly changes: RecordChanges<'records' | 'photos' | 'workflows' | 'outbox' | 'storage'>;
 
   constructor(private readonly deps: PhotoServiceDeps) {
     this.changes = new RecordChanges(deps);
@@ -87,7 +95,20 @@ export class PhotoService {
     if (restrictTriggers !== undefined && restrictTriggers.toLowerCase() !== 'workflow') {
       throw zohoError('INVALID_DATA', { param_name: 'restrict_triggers', expected_value: 'workflow' }, call.operation);
     }
-    return { call, access, restrictTriggers: restrictTriggers !== undefined };
+    const orgId = call.principal.org.id;
+    const limits = await this.deps.orgLimits.effective(orgId);
+    // A replaced photo's bytes are freed by the same commit that stores the new one.
+    const freed = limits.storageBytes === undefined ? 0 : ((await this.deps.store.photos.get(orgId, access.record.id))?.size ?? 0);
+    const budget = await uploadBudget(this.deps.store, limits, {
+      orgId,
+      recordId: access.record.id,
+      operation: call.operation,
+      fileMax: this.deps.limits.maxBytes,
+      fileTooLarge: photoTooLarge,
+      freed,
+      recordTotal: false,
+    });
+    return { call, access, restrictTriggers: restrictTriggers !== undefined, budget };
   }
 
   /** Reads the body (exactly one `file` part), stores the bytes, then swaps the record's photo in one transaction. */
@@ -100,7 +121,7 @@ export class PhotoService {
         if (part.kind === 'field') continue;
         if (staged) throw zohoError('MORE_THAN_ONE_FILE', {}, op);
         if (part.name !== 'file') throw zohoError('NO_FILE', { param_name: 'file' }, op);
-        staged = await this.stage(staging, part);
+        staged = await this.stage(staging, part, ticket.budget);
       }
       if (!staged) throw zohoError('NO_FILE', { param_name: 'file' }, op);
       await this.commit(ticket, staged);
@@ -110,19 +131,18 @@ export class PhotoService {
     }
   }
 
-  private async stage(staging: UploadStaging, part: FilePart): Promise<StagedPhoto> {
-    const { maxBytes, maxPixels, contentHash } = this.deps.limits;
+  private async stage(staging: UploadStaging, part: FilePart, budget: UploadBudget): Promise<StagedPhoto> {
+    const { maxPixels, contentHash } = this.deps.limits;
     const probe = new ImageProbe();
-    const tooLarge = () => zohoError('FILE_SIZE_MORE_THAN_ALLOWED_SIZE', {}, 'photo.upload');
     const checkResolution = (info: ImageInfo | undefined) => {
-      if (info && info.width * info.height > maxPixels) throw tooLarge();
+      if (info && info.width * info.height > maxPixels) throw photoTooLarge();
     };
     let staged: StagedBytes;
     try {
       staged = await staging.stage(part, {
-        maxBytes,
+        maxBytes: budget.maxBytes,
         hash: contentHash,
-        tooLarge,
+        tooLarge: budget.tooLarge,
         onChunk: (chunk) => {
           // The size is judged as soon as a header gives one, and again whenever a later header makes it larger
           // (a GIF frame beyond the logical screen, a second JPEG): refused while the bytes still arrive.
@@ -170,6 +190,7 @@ export class PhotoService {
         // `restrict_triggers=workflow`: the upload fires no workflow rule.
         events: ticket.restrictTriggers ? [] : [this.event(ticket.call, ticket.access, 'photo_uploaded', now, photo)],
         retired: [previous?.blobKey ?? null],
+        storage: { delta: photo.size - (previous?.size ?? 0), quota: ticket.budget.storageQuota },
       };
     });
   }
@@ -185,7 +206,12 @@ export class PhotoService {
       if (!photo) throw zohoError('NO_SUCH_PHOTO', {}, call.operation);
       await tx.photos.delete(orgId, recordId);
       if (current?.state === 'photo_rejected') await tx.records.setState(orgId, recordId, 'normal', now);
-      return { value: undefined, events: [this.event(call, access, 'photo_deleted', now, photo)], retired: [photo.blobKey] };
+      return {
+        value: undefined,
+        events: [this.event(call, access, 'photo_deleted', now, photo)],
+        retired: [photo.blobKey],
+        storage: { delta: -photo.size },
+      };
     });
   }
 

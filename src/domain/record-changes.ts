@@ -7,10 +7,11 @@
 import type { BlobJanitor } from './blob-cleanup.js';
 import type { CrmRecord } from './entities.js';
 import type { MetadataPorts, MetadataView } from './ports/metadata.js';
+import { storageExceeded } from './storage-quota.js';
 import { type ActiveRules, type ChangeEvent, queueWorkflowEvents } from './workflow-rules.js';
 
-/** The ports every change needs besides its own: the record's lock, the rules and the outbox. */
-type ChangePorts = 'records' | 'workflows' | 'outbox';
+/** The ports every change needs besides its own: the record's lock, the rules, the outbox and the storage counter. */
+type ChangePorts = 'records' | 'workflows' | 'outbox' | 'storage';
 
 export interface ChangeOutcome<T> {
   value: T;
@@ -18,6 +19,11 @@ export interface ChangeOutcome<T> {
   events?: readonly ChangeEvent[];
   /** Blob keys no row references once the change has committed. */
   retired?: readonly (string | null)[];
+  /**
+   * Bytes of file storage the change adds to the org (negative: frees), and the org's quota if it has one: a change
+   * that adds bytes beyond the quota fails and nothing of it is kept.
+   */
+  storage?: { delta: number; quota?: number | undefined };
 }
 
 export interface RecordChangeDeps<K extends keyof MetadataPorts> {
@@ -49,6 +55,13 @@ export class RecordChanges<K extends keyof MetadataPorts> {
       let queued = 0;
       for (const event of outcome.events ?? []) {
         queued += await queueWorkflowEvents(tx, event, await this.deps.rules(tx.workflows, event.orgId, event.module, event.event));
+      }
+      const storage = outcome.storage;
+      if (storage && storage.delta !== 0) {
+        // One counter row per org: concurrent changes of one org serialize on it until they commit (last, so that
+        // they hold it briefly), and the quota is judged on exact figures.
+        const used = await tx.storage.add(orgId, storage.delta);
+        if (storage.quota !== undefined && storage.delta > 0 && used > storage.quota) throw storageExceeded(storage.quota);
       }
       return { value: outcome.value, queued, retired: outcome.retired ?? [] };
     });

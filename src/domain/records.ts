@@ -20,14 +20,14 @@ const READ_ONLY_FIELDS = new Set(['id', 'Created_Time', 'Modified_Time', 'Create
 
 export interface RecordServiceDeps {
   janitor: BlobJanitor;
-  store: MetadataView<'records' | 'photos' | 'attachments' | 'directory' | 'workflows' | 'outbox'>;
+  store: MetadataView<'records' | 'photos' | 'attachments' | 'directory' | 'workflows' | 'outbox' | 'storage'>;
   /** Module settings and records for the access checks (module settings cached). */
   access: AccessLookups;
   now: () => number;
 }
 
 export class RecordService {
-  private readonly changes: RecordChanges<'records' | 'photos' | 'attachments' | 'directory' | 'workflows' | 'outbox'>;
+  private readonly changes: RecordChanges<'records' | 'photos' | 'attachments' | 'directory' | 'workflows' | 'outbox' | 'storage'>;
 
   constructor(private readonly deps: RecordServiceDeps) {
     // Deleting a record queues no workflow event (the rules watch media changes only).
@@ -139,7 +139,8 @@ export class RecordService {
       if (photo) await tx.photos.delete(orgId, recordId);
       const attachments = await tx.attachments.deleteAllOf(orgId, recordId);
       await tx.records.delete(orgId, recordId);
-      return { value: true, retired: [photo?.blobKey ?? null, ...attachments.map((a) => a.blobKey)] };
+      const freed = (photo?.size ?? 0) + attachments.reduce((n, a) => n + a.size, 0);
+      return { value: true, retired: [photo?.blobKey ?? null, ...attachments.map((a) => a.blobKey)], storage: { delta: -freed } };
     });
   }
 }

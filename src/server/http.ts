@@ -10,7 +10,20 @@ import { drainRest } from './drain.js';
 /** Zoho answers every JSON body, errors included, with this type (the official SDK picks its parser from it). */
 export const JSON_TYPE = 'application/json;charset=UTF-8';
 
+/**
+ * What Zoho's API sends with every JSON answer besides its type (docs/zoho-api.md §11, observed): a download name and
+ * no caching. The SDKs choose their parser by Content-Type alone (§12.4), so the disposition changes nothing for them.
+ */
+const ZOHO_JSON_HEADERS = {
+  'content-disposition': 'attachment; filename=response.json',
+  'cache-control': 'no-store, no-cache, must-revalidate, private',
+  pragma: 'no-cache',
+  expires: 'Thu, 01 Jan 1970 00:00:00 GMT',
+};
+
 export function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  // Zoho's API surface only: the admin API, health and the token endpoint keep plain JSON answers.
+  if (reply.request.url.startsWith('/crm/')) reply.headers(ZOHO_JSON_HEADERS);
   return reply.code(status).header('content-type', JSON_TYPE).send(JSON.stringify(body));
 }
 

@@ -125,6 +125,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const url = baseUrl(config.host, port, tls !== undefined);
     runtime.sweeper.start(config.sweepIntervalMs);
     runtime.webhooks.start();
+    runtime.control.start();
     let stopping: Promise<void> | undefined;
     return {
       url,

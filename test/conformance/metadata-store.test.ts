@@ -332,6 +332,125 @@ describe.each(engines)('MetadataStore conformance: %s', (_name, makeHarness, ava
     expect((await store.outbox.listAttempts(ids[1]!)).map((a) => a.statusCode)).toEqual([200]);
   });
 
+  it.skipIf(!available)('keeps an org\'s limit settings, replacing them whole', async () => {
+    const settings = { orgId: o.id, edition: 'enterprise' as const, users: 10, credits: null, concurrency: 3, subConcurrency: null, storageBytes: 12_345_678_901, recordAttachmentBytes: null, tokenLimits: false, updatedAt: T0 };
+    await store.limits.putSettings(settings);
+    expect(await store.limits.getSettings(o.id)).toEqual(settings);
+    const explicit = { ...settings, edition: null, users: null, credits: 5000, tokenLimits: null, updatedAt: T0 + 1 };
+    await store.limits.putSettings(explicit);
+    expect(await store.limits.getSettings(o.id)).toEqual(explicit);
+    expect(await store.limits.deleteSettings(o.id)).toBe(true);
+    expect(await store.limits.getSettings(o.id)).toBeUndefined();
+    expect(await store.limits.deleteSettings(o.id)).toBe(false);
+  });
+
+  it.skipIf(!available)('spends credits exactly up to the limit, however many spend at once', async () => {
+    const orgId = newZohoId();
+    const bucket = 500_000;
+    const results = await Promise.all(Array.from({ length: 80 }, () => store.limits.spendCredits(orgId, 1, 50, bucket)));
+    expect(results.filter((r) => r.spent)).toHaveLength(50);
+    expect(results.filter((r) => !r.spent).map((r) => r.used)).toEqual(Array(30).fill(50));
+    expect(Math.max(...results.map((r) => r.used))).toBe(50);
+    expect(await store.limits.creditsUsed(orgId, bucket)).toBe(50);
+    expect((await store.limits.spendCredits(orgId, 5, 60, bucket)).used).toBe(55);
+    expect(await store.limits.spendCredits(orgId, 6, 60, bucket)).toEqual({ spent: false, used: 55 });
+    await store.limits.resetCredits(orgId);
+    expect(await store.limits.creditsUsed(orgId, bucket)).toBe(0);
+    expect(await store.limits.spendCredits(newZohoId(), 2, 1, bucket)).toEqual({ spent: false, used: 0 });
+  });
+
+  it.skipIf(!available)('gives credits back once their hourly bucket has left the window, never when the clock goes back', async () => {
+    const orgId = newZohoId();
+    const b = 700_001;
+    expect((await store.limits.spendCredits(orgId, 3, 10, b)).spent).toBe(true);
+    expect((await store.limits.spendCredits(orgId, 4, 10, b + 10)).used).toBe(7);
+    // Still inside the window 24 buckets later; the first bucket leaves it at b + 25, the second at b + 35.
+    expect(await store.limits.creditsUsed(orgId, b + 24)).toBe(7);
+    expect((await store.limits.spendCredits(orgId, 4, 10, b + 24)).spent).toBe(false);
+    expect(await store.limits.creditsUsed(orgId, b + 25)).toBe(4);
+    expect((await store.limits.spendCredits(orgId, 6, 10, b + 25)).used).toBe(10);
+    // A clock set back (bucket b + 1) still sees the newest bucket written.
+    expect(await store.limits.spendCredits(orgId, 1, 10, b + 1)).toEqual({ spent: false, used: 10 });
+    expect(await store.limits.creditsUsed(orgId, b + 35)).toBe(6);
+    expect(await store.limits.creditsUsed(orgId, b + 60)).toBe(0);
+    expect((await store.limits.spendCredits(orgId, 10, 10, b + 60)).used).toBe(10);
+  });
+
+  it.skipIf(!available)('hands out at most the limit of slots at once, and gives them back', async () => {
+    const key = `${newZohoId()}|u|c|main`;
+    const taken = await Promise.all(Array.from({ length: 20 }, () => store.limits.acquireSlot(key, 5)));
+    expect(taken.filter(Boolean)).toHaveLength(5);
+    expect(await store.limits.slotsInUse(key.slice(0, 19))).toEqual({ [key]: 5 });
+    await store.limits.releaseSlots(key, 2);
+    expect(await store.limits.acquireSlot(key, 5)).toBe(true);
+    expect(await store.limits.acquireSlot(key, 5)).toBe(true);
+    expect(await store.limits.acquireSlot(key, 5)).toBe(false);
+    await store.limits.releaseSlots(key, 50);
+    expect(await store.limits.slotsInUse(key.slice(0, 19))).toEqual({});
+    expect(await store.limits.acquireSlot(key, 1)).toBe(true);
+  });
+
+  it.skipIf(!available)('returns an expired lease once, to one taker, with what it held', async () => {
+    const dead = `i-${newZohoId()}`;
+    const alive = `i-${newZohoId()}`;
+    await store.limits.heartbeat(dead, T0 + 10, { a: 2 });
+    await store.limits.heartbeat(dead, T0 + 20, { a: 3, b: 1 });
+    await store.limits.heartbeat(alive, T0 + 1_000, {});
+    expect(await store.limits.takeExpiredLease(T0 + 15)).toBeUndefined();
+    const takers = await Promise.all(Array.from({ length: 4 }, () => store.limits.takeExpiredLease(T0 + 21)));
+    expect(takers.filter((t) => t !== undefined)).toEqual([{ instanceId: dead, holdings: { a: 3, b: 1 } }]);
+    await store.limits.dropLease(alive);
+    expect(await store.limits.takeExpiredLease(T0 + 10_000)).toBeUndefined();
+  });
+
+  it.skipIf(!available)('counts each org\'s storage, and recounts it from the rows', async () => {
+    const mine = org();
+    await store.directory.insertOrg(mine);
+    const r = record(mine.id, admin.id);
+    await store.records.insert(r);
+    await store.photos.upsert(photo(mine.id, r.id, 'e'.repeat(32)));
+    await store.attachments.insert(attachment(mine.id, r.id, T0));
+    await store.attachments.insert(attachment(mine.id, r.id, T0 + 1));
+    expect(await store.attachments.totalSize(mine.id, r.id)).toBe(10);
+    expect(await store.attachments.totalSize(mine.id, newZohoId())).toBe(0);
+    const other = newZohoId();
+    expect(await store.storage.used(other)).toBe(0);
+    expect(await store.storage.add(other, 7_000_000_000)).toBe(7_000_000_000);
+    expect(await store.storage.add(other, -1)).toBe(6_999_999_999);
+    const adds = await Promise.all(Array.from({ length: 10 }, () => store.transaction((tx) => tx.storage.add(other, 1))));
+    expect(Math.max(...adds)).toBe(7_000_000_009);
+    expect(await store.storage.recount(mine.id)).toBe(12_345_678_901 + 10);
+    expect(await store.storage.used(mine.id)).toBe(12_345_678_901 + 10);
+  });
+
+  it.skipIf(!available)('keeps fault rules, firing a counted one exactly as often as allowed', async () => {
+    const match = { operation: 'photo.upload', method: null, module: 'Leads', orgId: o.id, userId: null, tokenId: null, clientId: null };
+    const counted = { id: `f-${newZohoId()}`, match, action: { kind: 'delay' as const, minMs: 5, maxMs: 10 }, probability: 0.25, remaining: 3, until: T0 + 9, fired: 0, createdAt: T0 };
+    const always = { ...counted, id: `f-${newZohoId()}`, action: { kind: 'reset' as const, when: 'after_headers' as const }, probability: null, remaining: null, until: null, createdAt: T0 + 1 };
+    await store.faults.insert(always);
+    await store.faults.insert(counted);
+    expect(await store.faults.list()).toEqual([counted, always]);
+    const fired = await Promise.all(Array.from({ length: 10 }, () => store.faults.fire(counted.id)));
+    expect(fired.filter(Boolean)).toHaveLength(3);
+    expect(await store.faults.fire(always.id)).toBe(true);
+    const [c, a] = await store.faults.list();
+    expect([c?.remaining, c?.fired, a?.remaining, a?.fired]).toEqual([0, 3, null, 1]);
+    expect(await store.faults.delete(counted.id)).toBe(true);
+    expect(await store.faults.fire(counted.id)).toBe(false);
+    expect(await store.faults.deleteAll()).toBe(1);
+    expect(await store.faults.list()).toEqual([]);
+  });
+
+  it.skipIf(!available)('moves the clock\'s offset forward atomically, and back to zero', async () => {
+    await store.clock.reset();
+    expect(await store.clock.offset()).toBe(0);
+    await Promise.all(Array.from({ length: 8 }, () => store.clock.advance(3_600_000)));
+    expect(await store.clock.offset()).toBe(8 * 3_600_000);
+    expect(await store.clock.advance(1)).toBe(8 * 3_600_000 + 1);
+    await store.clock.reset();
+    expect(await store.clock.offset()).toBe(0);
+  });
+
   it.skipIf(!available)('survives reopening (migrations are idempotent) and resets', async () => {
     await store.close();
     store = await harness.open();

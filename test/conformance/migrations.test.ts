@@ -32,6 +32,9 @@ async function upgradeKeepsPhotos(db: Kysely<any>): Promise<void> {
   // The hash is optional from 0003 on, and the blob-key index is still there.
   await db.insertInto('photos').values({ org_id: '1', record_id: '43', blob_key: 'c'.repeat(32), file_name: 'q.png', content_type: 'image/png', size: 1, width: 1, height: 1, sha256: null, created_by: '7', created_at: 10 }).execute();
   expect((await db.selectFrom('photos').select('record_id').where('blob_key', '=', 'c'.repeat(32)).execute()).length).toBe(1);
+  // 0004 counted the storage the org already used.
+  const storage = await db.selectFrom('org_storage').selectAll().execute();
+  expect(storage.map((r) => ({ org_id: r.org_id, used_bytes: Number(r.used_bytes) }))).toEqual([{ org_id: '1', used_bytes: 5 }]);
 }
 
 describe('schema upgrades keep data', () => {

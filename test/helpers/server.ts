@@ -164,7 +164,7 @@ export class TestServer {
     org?: string;
     scopes?: string;
     profile?: string;
-    permissions?: Record<string, { view?: boolean; create?: boolean; edit?: boolean; delete?: boolean }>;
+    permissions?: Record<string, { view?: boolean; create?: boolean; edit?: boolean; delete?: boolean; tab?: boolean }>;
     admin?: boolean;
     expiresIn?: number;
   } = {}): Promise<TestUser> {

@@ -17,6 +17,8 @@ export class WebhookReceiver {
   readonly deliveries: Delivery[] = [];
   /** Decides the status for each request (default 200). */
   respond: (d: Delivery, index: number) => number = () => 200;
+  /** Waits woken by each delivery (no polling). */
+  private readonly waiters = new Set<() => void>();
   private constructor(
     private readonly server: Server,
     readonly url: string,
@@ -44,6 +46,7 @@ export class WebhookReceiver {
         receiver.deliveries.push(d);
         res.statusCode = receiver.respond(d, receiver.deliveries.length - 1);
         res.end('ok');
+        for (const wake of [...receiver.waiters]) wake();
       });
     });
     await new Promise<void>((resolve, reject) => {
@@ -52,6 +55,24 @@ export class WebhookReceiver {
     });
     receiver = new WebhookReceiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`);
     return receiver;
+  }
+
+  /** Resolves once `predicate` holds for the deliveries so far (checked at each delivery); rejects after the timeout. */
+  waitFor(predicate: (ds: Delivery[]) => boolean, timeoutMs = 10_000): Promise<Delivery[]> {
+    if (predicate(this.deliveries)) return Promise.resolve(this.deliveries);
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!predicate(this.deliveries)) return;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve(this.deliveries);
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`webhook deliveries did not arrive: ${this.deliveries.length} so far`));
+      }, timeoutMs);
+      this.waiters.add(check);
+    });
   }
 
   byEvent(event: string): Delivery[] {

@@ -5,10 +5,14 @@
  * transactions too.
  */
 import type { AttachmentStore } from './attachments.js';
+import type { ClockStore } from './clock.js';
 import type { DirectoryStore } from './directory.js';
+import type { FaultStore } from './faults.js';
+import type { LimitStore } from './limits.js';
 import type { MaintenanceStore } from './maintenance.js';
 import type { PhotoStore } from './photos.js';
 import type { RecordStore } from './records.js';
+import type { StorageStore } from './storage.js';
 import type { AccessTokenStore, OAuthStore } from './tokens.js';
 import type { OutboxStore, WorkflowRuleStore } from './workflows.js';
 
@@ -22,6 +26,10 @@ export interface MetadataPorts {
   workflows: WorkflowRuleStore;
   outbox: OutboxStore;
   maintenance: MaintenanceStore;
+  limits: LimitStore;
+  storage: StorageStore;
+  faults: FaultStore;
+  clock: ClockStore;
 }
 
 /**

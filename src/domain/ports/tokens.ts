@@ -18,6 +18,8 @@ export interface AccessTokenStore {
   /** Access tokens minted from a refresh token and not yet revoked, oldest first. */
   liveOfRefreshToken(refreshTokenId: string): Promise<AccessToken[]>;
   revokeAllOfRefreshToken(refreshTokenId: string, at: number): Promise<number>;
+  /** Access tokens minted from a refresh token at or after `since`, revoked or not. */
+  countMintedSince(refreshTokenId: string, since: number): Promise<number>;
 }
 
 /** The token server's clients, one-time grant codes and refresh tokens. */
@@ -45,5 +47,7 @@ export interface OAuthStore {
    * waited for) and says whether it is still live, i.e. not revoked or deleted.
    */
   holdLiveRefreshToken(id: string): Promise<boolean>;
+  /** The refresh tokens of one user and client that are not revoked, oldest first. */
+  liveRefreshTokensOf(clientId: string, userId: string): Promise<RefreshToken[]>;
   revokeRefreshToken(id: string, at: number): Promise<void>;
 }

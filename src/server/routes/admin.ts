@@ -22,6 +22,7 @@ import type { Runtime } from '../../runtime.js';
 import { applySeed, parseSeed } from '../../admin/seed.js';
 import type { AdminGate } from '../admin-gate.js';
 import { queryParam, readJsonBody } from '../http.js';
+import { registerAdminLimitRoutes } from './admin-limits.js';
 import { adminBody as body, adminRouter } from './admin-router.js';
 
 /** Seed documents carry photos and attachments inline (base64): a larger bound than other admin bodies. */
@@ -140,4 +141,5 @@ export function registerAdminRoutes(app: FastifyInstance, rt: Runtime, gate: Adm
     await rt.janitor.settled();
     return rt.sweeper.sweep();
   });
+  registerAdminLimitRoutes(route, rt);
 }

@@ -16,6 +16,8 @@ import type { ItemResult } from '../../domain/results.js';
 import { notMultipart } from '../../domain/uploads.js';
 import type { Runtime } from '../../runtime.js';
 import { journalFacts } from '../request-journal.js';
+import { limitMark } from '../../domain/limits.js';
+import { admitRequest, applyFaults } from '../limits-pipeline.js';
 import { tokenFromAuthorization } from '../auth.js';
 import { type CrmResource, type CrmResourceKind, parseCrmPath } from '../crm-path.js';
 import { type Downloadable, sendDownload } from '../download.js';
@@ -267,6 +269,17 @@ export function registerCrmRoutes(
     facts.clientId = principal.clientId;
     if (!resource) throw zohoError('INVALID_URL_PATTERN');
     if (!selected) throw zohoError('INVALID_REQUEST_METHOD');
+    await admitRequest(rt, request, reply, principal, selected.operation);
+    const injected = await applyFaults(rt, request, reply, {
+      operation: selected.operation,
+      method: request.method,
+      module: 'module' in resource ? resource.module : undefined,
+      orgId: principal.org.id,
+      userId: principal.user.id,
+      tokenId: principal.tokenId,
+      clientId: principal.clientId ?? undefined,
+    });
+    if (injected) return injected;
     return selected.entry.handle({ rt, request, reply, principal, resource: resource as never, operation: selected.operation });
   }
 
@@ -275,6 +288,8 @@ export function registerCrmRoutes(
       return await dispatch(request, reply);
     } catch (err) {
       if (!isZohoError(err)) throw err;
+      const mark = limitMark(err);
+      if (mark) request.journal?.marks.push(mark);
       if (request.operation === 'photo.upload' || request.operation === 'attachment.upload') {
         metrics.uploadRejected(request.operation, err.entry);
       }

@@ -41,7 +41,7 @@ export class MemoryBlobStore implements BlobStore {
       for await (const chunk of source) {
         const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
         if (this.held + bytes.length > this.maxBytes) {
-          throw zohoError('STORAGE_SPACE_EXCEEDED', { store: 'memory', limit_bytes: this.maxBytes });
+          throw zohoError('MEMORY_STORE_FULL', { store: 'memory', limit_bytes: this.maxBytes });
         }
         this.held += bytes.length;
         size += bytes.length;

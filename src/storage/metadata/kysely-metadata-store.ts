@@ -7,10 +7,14 @@ import { type Kysely, type Transaction, sql } from 'kysely';
 import { CommitOutcomeUnknownError } from '../../domain/ports/metadata-errors.js';
 import type { MetadataPorts, MetadataStore, MetadataView } from '../../domain/ports/metadata.js';
 import { AttachmentQueries } from './queries/attachments.js';
+import { ClockQueries } from './queries/clock.js';
 import { DirectoryQueries } from './queries/directory.js';
+import { FaultQueries } from './queries/faults.js';
+import { LimitQueries } from './queries/limits.js';
 import { MaintenanceQueries } from './queries/maintenance.js';
 import { PhotoQueries } from './queries/photos.js';
 import { RecordQueries } from './queries/records.js';
+import { StorageQueries } from './queries/storage.js';
 import { AccessTokenQueries, OAuthQueries } from './queries/tokens.js';
 import { OutboxQueries, WorkflowRuleQueries } from './queries/workflows.js';
 import { type EngineHooks, QueryContext } from './query-context.js';
@@ -27,6 +31,10 @@ class KyselyPorts implements MetadataView<keyof MetadataPorts> {
   readonly workflows;
   readonly outbox;
   readonly maintenance;
+  readonly limits;
+  readonly storage;
+  readonly faults;
+  readonly clock;
 
   constructor(protected readonly context: QueryContext) {
     this.records = new RecordQueries(context);
@@ -38,6 +46,10 @@ class KyselyPorts implements MetadataView<keyof MetadataPorts> {
     this.workflows = new WorkflowRuleQueries(context);
     this.outbox = new OutboxQueries(context);
     this.maintenance = new MaintenanceQueries(context);
+    this.limits = new LimitQueries(context);
+    this.storage = new StorageQueries(context);
+    this.faults = new FaultQueries(context);
+    this.clock = new ClockQueries(context);
   }
 
   async transaction<T>(fn: (tx: MetadataView<keyof MetadataPorts>) => Promise<T>): Promise<T> {

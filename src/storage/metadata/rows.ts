@@ -22,10 +22,14 @@ import type {
   WorkflowEvent,
   WorkflowRule,
 } from '../../domain/entities.js';
+import type { FaultAction, FaultMatch, FaultRule } from '../../domain/faults.js';
+import type { Edition, OrgLimitSettings } from '../../domain/limits.js';
 import type {
   AccessTokensTable,
   AttachmentsTable,
   DeliveryAttemptsTable,
+  FaultRulesTable,
+  OrgLimitsTable,
   GrantCodesTable,
   ModuleSettingsTable,
   OAuthClientsTable,
@@ -352,4 +356,50 @@ export const writeAttachment = (a: Attachment): AttachmentsTable => ({
   created_at: a.createdAt,
   modified_by: a.modifiedBy,
   modified_at: a.modifiedAt,
+});
+
+export const readOrgLimits = (r: OrgLimitsTable): OrgLimitSettings => ({
+  orgId: r.org_id,
+  edition: r.edition as Edition | null,
+  users: numberOrNullFrom(r.users),
+  credits: numberOrNullFrom(r.credits),
+  concurrency: numberOrNullFrom(r.concurrency),
+  subConcurrency: numberOrNullFrom(r.sub_concurrency),
+  storageBytes: numberOrNullFrom(r.storage_bytes),
+  recordAttachmentBytes: numberOrNullFrom(r.record_attachment_bytes),
+  tokenLimits: r.token_limits === null ? null : numberFrom(r.token_limits) === 1,
+  updatedAt: numberFrom(r.updated_at),
+});
+export const writeOrgLimits = (s: OrgLimitSettings): OrgLimitsTable => ({
+  org_id: s.orgId,
+  edition: s.edition,
+  users: s.users,
+  credits: s.credits,
+  concurrency: s.concurrency,
+  sub_concurrency: s.subConcurrency,
+  storage_bytes: s.storageBytes,
+  record_attachment_bytes: s.recordAttachmentBytes,
+  token_limits: s.tokenLimits === null ? null : s.tokenLimits ? 1 : 0,
+  updated_at: s.updatedAt,
+});
+
+export const readFaultRule = (r: FaultRulesTable): FaultRule => ({
+  id: r.id,
+  match: JSON.parse(r.match) as FaultMatch,
+  action: JSON.parse(r.action) as FaultAction,
+  probability: r.probability === null ? null : Number(r.probability),
+  remaining: numberOrNullFrom(r.remaining),
+  until: numberOrNullFrom(r.until),
+  fired: numberFrom(r.fired),
+  createdAt: numberFrom(r.created_at),
+});
+export const writeFaultRule = (f: FaultRule): FaultRulesTable => ({
+  id: f.id,
+  match: JSON.stringify(f.match),
+  action: JSON.stringify(f.action),
+  probability: f.probability,
+  remaining: f.remaining,
+  until: f.until,
+  fired: f.fired,
+  created_at: f.createdAt,
 });

@@ -171,6 +171,61 @@ export interface AttachmentsTable {
   modified_at: number;
 }
 
+export interface OrgLimitsTable {
+  org_id: string;
+  edition: string | null;
+  users: number | null;
+  credits: number | null;
+  concurrency: number | null;
+  sub_concurrency: number | null;
+  storage_bytes: number | null;
+  record_attachment_bytes: number | null;
+  token_limits: number | null;
+  updated_at: number;
+}
+
+/**
+ * One row per org with limits: the credits spent in each of CREDIT_BUCKETS hourly buckets (a ring: column i holds
+ * the latest bucket b <= last_bucket with b mod CREDIT_BUCKETS = i), so that one UPDATE expires, checks and spends.
+ */
+export type ApiCreditsTable = { org_id: string; last_bucket: number } & { [K in CreditColumn]: number };
+export type CreditColumn = `c${number}`;
+
+export interface ConcurrencySlotsTable {
+  scope_key: string;
+  in_flight: number;
+}
+
+export interface InstanceLeasesTable {
+  instance_id: string;
+  expires_at: number;
+  /** JSON: scope key → slots held at the last heartbeat. */
+  holdings: string;
+}
+
+export interface OrgStorageTable {
+  org_id: string;
+  used_bytes: number;
+}
+
+export interface FaultRulesTable {
+  id: string;
+  /** JSON of the match (domain FaultMatch). */
+  match: string;
+  /** JSON of the action (domain FaultAction). */
+  action: string;
+  probability: number | null;
+  remaining: number | null;
+  until: number | null;
+  fired: number;
+  created_at: number;
+}
+
+export interface TestClockTable {
+  id: number;
+  offset_ms: number;
+}
+
 export interface Database {
   orgs: OrgsTable;
   profiles: ProfilesTable;
@@ -186,6 +241,13 @@ export interface Database {
   workflow_rules: WorkflowRulesTable;
   outbox_events: OutboxEventsTable;
   delivery_attempts: DeliveryAttemptsTable;
+  org_limits: OrgLimitsTable;
+  api_credits: ApiCreditsTable;
+  concurrency_slots: ConcurrencySlotsTable;
+  instance_leases: InstanceLeasesTable;
+  org_storage: OrgStorageTable;
+  fault_rules: FaultRulesTable;
+  test_clock: TestClockTable;
 }
 
 /** Every key of `T`, each in `L`: otherwise the list's type becomes `never` and its use fails to compile. */

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Attachment } from '../../../domain/entities.js';
 import type { AttachmentStore } from '../../../domain/ports/attachments.js';
 import type { Page } from '../../../domain/ports/page.js';
@@ -41,6 +42,16 @@ export class AttachmentQueries implements AttachmentStore {
       .where('id', '=', id)
       .executeTakeFirst();
     return affected(r) > 0;
+  }
+
+  async totalSize(orgId: string, recordId: string): Promise<number> {
+    const r = await this.q.db
+      .selectFrom('attachments')
+      .select(sql<number>`coalesce(sum(size), 0)`.as('n'))
+      .where('org_id', '=', orgId)
+      .where('record_id', '=', recordId)
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
   }
 
   async deleteAllOf(orgId: string, recordId: string): Promise<Attachment[]> {

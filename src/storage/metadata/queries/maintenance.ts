@@ -3,6 +3,10 @@ import { IN_LIST_CHUNK, type QueryContext } from '../query-context.js';
 
 /** Children before parents, so that no foreign key is violated on the way. */
 const TABLES_IN_DELETION_ORDER = [
+  'fault_rules',
+  'api_credits',
+  'org_storage',
+  'org_limits',
   'delivery_attempts',
   'outbox_events',
   'workflow_rules',

@@ -69,6 +69,16 @@ export class AccessTokenQueries implements AccessTokenStore {
     return rows.map(readAccessToken);
   }
 
+  async countMintedSince(refreshTokenId: string, since: number): Promise<number> {
+    const r = await this.q.db
+      .selectFrom('access_tokens')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('refresh_token_id', '=', refreshTokenId)
+      .where('created_at', '>=', since)
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
   async revokeAllOfRefreshToken(refreshTokenId: string, at: number): Promise<number> {
     const r = await this.q.db
       .updateTable('access_tokens')
@@ -160,6 +170,18 @@ export class OAuthQueries implements OAuthStore {
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
     return affected(r) === 1;
+  }
+  async liveRefreshTokensOf(clientId: string, userId: string): Promise<RefreshToken[]> {
+    const rows = await this.q.db
+      .selectFrom('refresh_tokens')
+      .selectAll()
+      .where('client_id', '=', clientId)
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(readRefreshToken);
   }
   async revokeRefreshToken(id: string, at: number): Promise<void> {
     await this.q.db.updateTable('refresh_tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
