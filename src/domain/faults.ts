@@ -5,16 +5,13 @@
  * until a time. Rules live in the metadata store (set by the admin API, the CLI or a seed file) and every instance
  * keeps a copy it refreshes (FaultEngine); what a rule does to the bytes on the wire is the HTTP adapter's part.
  */
-import { ERROR_CATALOG, type ErrorName, zohoError } from './errors.js';
+import { type ErrorName, zohoError } from './errors.js';
+import { FAULT_OPERATIONS, RESET_POINTS, type ResetPoint, TOKEN_OPERATIONS, faultErrorNames } from './fault-vocabulary.js';
 import { newZohoId } from './ids.js';
-import { OPERATIONS } from './operations.js';
 import type { DomainLogger } from './ports/logger.js';
 import type { FaultStore } from './ports/faults.js';
 
-/** Operations a rule may name besides the `/crm/` ones: the token endpoint's two. */
-export const TOKEN_OPERATIONS = ['token', 'token.revoke'] as const;
-const SIDE_CALLS = ['users.get', 'org.get', 'settings.modules', 'settings.fields'];
-export const FAULT_OPERATIONS: readonly string[] = [...Object.keys(OPERATIONS), ...SIDE_CALLS, ...TOKEN_OPERATIONS];
+export { FAULT_OPERATIONS, RESET_POINTS, type ResetPoint, TOKEN_OPERATIONS, faultErrorNames };
 
 export interface FaultMatch {
   /** An operation (`photo.upload`), a family (`photo.*`), or null for any. */
@@ -30,9 +27,6 @@ export interface FaultMatch {
   /** The OAuth client behind the token, or named on the token endpoint. */
   clientId: string | null;
 }
-
-export const RESET_POINTS = ['before_headers', 'after_headers'] as const;
-export type ResetPoint = (typeof RESET_POINTS)[number];
 
 export type FaultAction =
   | { kind: 'delay'; minMs: number; maxMs: number }
@@ -89,11 +83,6 @@ export interface FaultRuleInput {
 }
 
 const MAX_DELAY_MS = 10 * 60_000;
-
-/** Catalog errors a rule may answer with (the admin API's own errors are not Zoho's). */
-export function faultErrorNames(): ErrorName[] {
-  return (Object.keys(ERROR_CATALOG) as ErrorName[]).filter((n) => !n.startsWith('ADMIN_'));
-}
 
 function invalid(field: string, reason: string): never {
   throw zohoError('INVALID_DATA', { field, reason });
