@@ -284,7 +284,20 @@ export const ENV_NAMES: Record<keyof Config, string> = {
 
 export type ConfigInput = { [K in keyof Config]?: unknown };
 
-export class ConfigError extends Error {}
+export interface ConfigProblem {
+  setting: keyof Config;
+  message: string;
+}
+
+/** Settings that are not valid: one line each in the message, and each problem by setting for callers that name them their own way. */
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly problems: readonly ConfigProblem[] = [],
+  ) {
+    super(message);
+  }
+}
 
 /** Flags (already parsed) over environment over defaults. */
 export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.env): Config {
@@ -299,8 +312,9 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   }
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => describeProblem(i.path[0] as keyof Config, i.message, merged, flags, env));
-    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    const problems = parsed.error.issues.map((i) => ({ setting: i.path[0] as keyof Config, message: i.message }));
+    const lines = problems.map((p) => describeProblem(p.setting, p.message, merged, flags, env));
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`, problems);
   }
   registerConfigSecrets(parsed.data, env);
   return withDevDefaults({ ...parsed.data, dataDir: resolve(parsed.data.dataDir) }, flags, env);

@@ -2,10 +2,11 @@
  * The admin documents of limits and fault rules (snake_case JSON: admin API, seed files, CLI, configuration) as the
  * domain's inputs, and the domain's answers as JSON again.
  */
+import type { z } from 'zod';
 import type { ClockStatus, LimitReport } from '../domain/limits-admin.js';
-import type { FaultRule, FaultRuleInput } from '../domain/faults.js';
-import type { LimitInput } from '../domain/limits.js';
-import type { FaultDocument, LimitsDocument } from './schemas.js';
+import type { FaultAction, FaultMatch, FaultRule, FaultRuleInput } from '../domain/faults.js';
+import type { LimitInput, OrgLimitSettings } from '../domain/limits.js';
+import type { FaultDocument, LimitsDocument, seedFaultSchema } from './schemas.js';
 
 export function limitInput(d: LimitsDocument): LimitInput {
   return {
@@ -47,25 +48,35 @@ export function faultInput(d: FaultDocument): { input: FaultRuleInput; tokenValu
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
+/** Every field of an org's own settings, null where it is not set. */
+function settingsJson(s: OrgLimitSettings) {
+  return {
+    edition: s.edition,
+    users: s.users,
+    credits: s.credits,
+    concurrency: s.concurrency,
+    sub_concurrency: s.subConcurrency,
+    storage_bytes: s.storageBytes,
+    record_attachment_bytes: s.recordAttachmentBytes,
+    token_limits: s.tokenLimits,
+  };
+}
+
+type WithoutNulls<T> = { [K in keyof T]?: Exclude<T[K], null> };
+const withoutNulls = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null)) as WithoutNulls<T>;
+
+/** An org's own settings as a seed document (the export) writes them: the fields that are set, as they were given. */
+export function limitsDocument(s: OrgLimitSettings): LimitsDocument {
+  return withoutNulls(settingsJson(s));
+}
+
 export function limitReportJson(r: LimitReport) {
   const e = r.effective;
   const s = r.settings;
   return {
     org_id: r.orgId,
     source: r.source,
-    settings: s
-      ? {
-          edition: s.edition,
-          users: s.users,
-          credits: s.credits,
-          concurrency: s.concurrency,
-          sub_concurrency: s.subConcurrency,
-          storage_bytes: s.storageBytes,
-          record_attachment_bytes: s.recordAttachmentBytes,
-          token_limits: s.tokenLimits,
-          updated_at: iso(s.updatedAt),
-        }
-      : null,
+    settings: s ? { ...settingsJson(s), updated_at: iso(s.updatedAt) } : null,
     effective: {
       credits: e.credits ?? null,
       concurrency: e.concurrency ?? null,
@@ -84,30 +95,48 @@ export function limitReportJson(r: LimitReport) {
   };
 }
 
+function matchJson(m: FaultMatch) {
+  return { operation: m.operation, method: m.method, module: m.module, org: m.orgId, user: m.userId, token_id: m.tokenId, client: m.clientId };
+}
+
+function actionJson(a: FaultAction) {
+  return a.kind === 'delay'
+    ? { delay_ms: a.minMs === a.maxMs ? a.minMs : ([a.minMs, a.maxMs] as [number, number]) }
+    : a.kind === 'error'
+      ? { error: a.error, ...(a.details ? { details: a.details } : {}) }
+      : a.kind === 'token_error'
+        ? { token_error: a.error }
+        : a.kind === 'reset'
+          ? { reset: a.when }
+          : a.kind === 'truncate'
+            ? { truncate_after_bytes: a.afterBytes }
+            : { throttle_bytes_per_second: a.bytesPerSecond };
+}
+
 export function faultRuleJson(f: FaultRule) {
-  const m = f.match;
-  const a = f.action;
-  const action =
-    a.kind === 'delay'
-      ? { delay_ms: a.minMs === a.maxMs ? a.minMs : [a.minMs, a.maxMs] }
-      : a.kind === 'error'
-        ? { error: a.error, ...(a.details ? { details: a.details } : {}) }
-        : a.kind === 'token_error'
-          ? { token_error: a.error }
-          : a.kind === 'reset'
-            ? { reset: a.when }
-            : a.kind === 'truncate'
-              ? { truncate_after_bytes: a.afterBytes }
-              : { throttle_bytes_per_second: a.bytesPerSecond };
   return {
     id: f.id,
-    match: { operation: m.operation, method: m.method, module: m.module, org: m.orgId, user: m.userId, token_id: m.tokenId, client: m.clientId },
-    action,
+    match: matchJson(f.match),
+    action: actionJson(f.action),
     probability: f.probability,
     times_left: f.remaining,
     until: iso(f.until),
     fired: f.fired,
     created_at: iso(f.createdAt),
+  };
+}
+
+/**
+ * A rule as a seed document (the export) writes it, to be added again as it is now: the firings left become its
+ * `times`, and the time it was added (which orders the rules) is kept. How often it fired is history and is left out.
+ */
+export function faultDocument(f: FaultRule): z.input<typeof seedFaultSchema> {
+  return {
+    id: f.id,
+    match: withoutNulls(matchJson(f.match)),
+    action: actionJson(f.action),
+    ...withoutNulls({ probability: f.probability, times: f.remaining, until: iso(f.until) }),
+    created_at: iso(f.createdAt)!,
   };
 }
 

@@ -225,6 +225,9 @@ export const faultSchema = z
 
 export type FaultDocument = z.output<typeof faultSchema>;
 
+/** A fault rule in a seed document: an export also gives the time it was added, which orders the rules. */
+export const seedFaultSchema = faultSchema.extend({ created_at: time.optional() });
+
 export const clockAdvanceSchema = z.union([
   z.object({ ms: z.number().int().positive() }).strict(),
   z.object({ by: z.string().min(1) }).strict(),

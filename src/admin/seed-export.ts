@@ -1,15 +1,17 @@
 /**
  * The current state as a seed document (`GET /_admin/export`, the console's "Export"): every org with its profiles,
  * users, module settings, records with their photo and attachments (bytes inline, base64), OAuth clients with their
- * grant codes and refresh tokens, access tokens and workflow rules — ids and times included, secrets the server keeps
- * only as hashes written as those hashes. Importing it into an empty server (after a reset) restores the same state,
- * and exporting again gives the same document. Not included: webhook deliveries (a history, not a state) and the
- * request journal. Users are named by email and profiles by name, so a document reads (and edits) like a hand-written
- * seed.
+ * grant codes and refresh tokens, access tokens, workflow rules and the limits set on the org, and the fault rules —
+ * ids and times included, secrets the server keeps only as hashes written as those hashes. Importing it into an
+ * empty server (after a reset) restores the same state, and exporting again gives the same document. Not included:
+ * webhook deliveries, credits spent and how often a fault rule fired (history, not state), fault rules with no
+ * firing left (they do nothing), the movable clock's offset and the request journal. Users are named by email and
+ * profiles by name, so a document reads (and edits) like a hand-written seed.
  */
 import type { Attachment, CrmRecord, User } from '../domain/entities.js';
 import type { BlobStore } from '../domain/ports/blob-store.js';
 import type { MetadataStore } from '../domain/ports/metadata.js';
+import { faultDocument, limitsDocument } from './limit-documents.js';
 import type { SeedDocument } from './seed.js';
 
 type ExportedOrg = SeedDocument['orgs'][number];
@@ -30,7 +32,8 @@ export class ExportError extends Error {}
 export async function exportSeed(source: { store: MetadataStore; blobs: BlobStore }, opts: ExportOptions): Promise<SeedDocument> {
   const orgs: ExportedOrg[] = [];
   for (const org of await source.store.directory.listOrgs()) orgs.push(await exportOrg(source, org.id, opts));
-  return { version: 1, orgs };
+  const faults = (await source.store.faults.list()).filter((f) => f.remaining !== 0).map(faultDocument);
+  return { version: 1, orgs, faults };
 }
 
 async function exportOrg({ store, blobs }: { store: MetadataStore; blobs: BlobStore }, orgId: string, opts: ExportOptions): Promise<ExportedOrg> {
@@ -53,6 +56,7 @@ async function exportOrg({ store, blobs }: { store: MetadataStore; blobs: BlobSt
   const clients = (await store.oauth.listClients(orgId)).sort(byTimeThenId((c) => c.id));
   const codes = await store.oauth.listGrantCodes(orgId);
   const refreshTokens = await store.oauth.listRefreshTokens(orgId);
+  const limits = await store.limits.getSettings(orgId);
   return {
     id: org.id,
     name: org.name,
@@ -117,6 +121,7 @@ async function exportOrg({ store, blobs }: { store: MetadataStore; blobs: BlobSt
       active: w.active,
       created_at: iso(w.createdAt),
     })),
+    ...(limits ? { limits: limitsDocument(limits) } : {}),
   };
 }
 

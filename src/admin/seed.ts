@@ -14,7 +14,7 @@ import { standardModule } from '../domain/modules.js';
 import type { WorkflowAdmin } from '../domain/workflow-rules.js';
 import type { Runtime } from '../runtime.js';
 import { faultInput, limitInput } from './limit-documents.js';
-import { type FaultDocument, faultSchema, limitsSchema, seedSchemas } from './schemas.js';
+import { type FaultDocument, limitsSchema, seedFaultSchema, seedSchemas } from './schemas.js';
 import { SeedRestore } from './seed-restore.js';
 
 export const seedSchema = z.object({
@@ -32,7 +32,7 @@ export const seedSchema = z.object({
       limits: limitsSchema.optional(),
     }),
   ),
-  faults: z.array(faultSchema).default([]),
+  faults: z.array(seedFaultSchema).default([]),
 });
 
 /** A seed document as written (defaults not yet applied): what the export produces and the console sends. */
@@ -130,7 +130,7 @@ async function applyAll(s: Seeding, seed: Seed): Promise<SeedReport> {
     const id = f.id ?? derivedFaultId(f);
     if (existingFaults.has(id)) continue;
     const { input, tokenValue } = faultInput({ ...f, id });
-    await limits.addFault(input, tokenValue);
+    await limits.addFault({ ...input, createdAt: ms(f.created_at) }, tokenValue);
     existingFaults.add(id);
     report.created++;
   }

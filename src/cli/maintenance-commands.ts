@@ -127,16 +127,17 @@ function targetLoad(flags: Parameters<typeof loadConfig>[0]): Config {
     return loadConfig(flags, {});
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    const flagOf: Record<string, string> = {
-      DATABASE_URL: '--to-database',
-      CRM_MEDIA_DATA: '--to-data',
-      CRM_MEDIA_BLOB_STORE: '--to-blob-store',
-      CRM_MEDIA_S3_BUCKET: '--to-s3-bucket',
-      CRM_MEDIA_S3_ENDPOINT: '--to-s3-endpoint',
-      CRM_MEDIA_S3_REGION: '--to-s3-region',
-      CRM_MEDIA_S3_PREFIX: '--to-s3-prefix',
+    const flagOf: Partial<Record<keyof Config, string>> = {
+      database: '--to-database',
+      dataDir: '--to-data',
+      blobStore: '--to-blob-store',
+      s3Bucket: '--to-s3-bucket',
+      s3Endpoint: '--to-s3-endpoint',
+      s3Region: '--to-s3-region',
+      s3Prefix: '--to-s3-prefix',
+      s3ForcePathStyle: '--to-s3-force-path-style',
     };
-    const problems = err.message.split('\n').slice(1).map((l) => l.trim().replace(/^\w+ \((\w+)\)/, (_m, env: string) => flagOf[env] ?? env));
+    const problems = err.problems.map((p) => `${flagOf[p.setting] ?? p.setting}: ${p.message}`);
     throw new CliError(`the target is not valid: ${problems.join('; ')}`);
   }
 }

@@ -107,17 +107,8 @@ export function registerServe(program: Command): void {
         tokenFile,
       };
       const forPeople = resolveLogFormat(config.logFormat) === 'pretty';
-      if (forPeople) {
-        process.stdout.write(`${welcomeText(facts)}\n`);
-        process.stdout.write(`  console: ${server.adminUrl}/_console/ (log in with the admin key)\n`);
-        if (!tokenFile) for (const c of seededClients) process.stdout.write(`  ${c.label}: ${c.value}\n`);
-      } else {
-        // The announcement that the server is up, whatever the log level (as the text is for people).
-        logger.child({}, { level: 'info' }).info({ ...welcomeRecord(facts), console: `${server.adminUrl}/_console/` }, `crm-media-server is listening on ${server.url}`);
-        // A token minted now is a secret shown once: never a log record, so it goes to stderr, apart from the log,
-        // unless it was kept in the token file.
-        if (!tokenFile) for (const t of minted) process.stderr.write(`${t.label}: ${t.value}\n`);
-      }
+      // Stopping is wired before the server says it is up: a supervisor (or a test) may send SIGTERM the moment it reads
+      // that line, and a signal with no handler yet would kill the process outright.
       const shutdown = (signal: string) => {
         // Said whatever the log level: the person who pressed Ctrl-C waits for it.
         if (forPeople) process.stdout.write(`${signal}: finishing in-flight requests, then stopping\n`);
@@ -129,5 +120,16 @@ export function registerServe(program: Command): void {
       };
       process.once('SIGINT', () => shutdown('SIGINT'));
       process.once('SIGTERM', () => shutdown('SIGTERM'));
+      if (forPeople) {
+        process.stdout.write(`${welcomeText(facts)}\n`);
+        process.stdout.write(`  console: ${server.adminUrl}/_console/ (log in with the admin key)\n`);
+        if (!tokenFile) for (const c of seededClients) process.stdout.write(`  ${c.label}: ${c.value}\n`);
+      } else {
+        // The announcement that the server is up, whatever the log level (as the text is for people).
+        logger.child({}, { level: 'info' }).info({ ...welcomeRecord(facts), console: `${server.adminUrl}/_console/` }, `crm-media-server is listening on ${server.url}`);
+        // A token minted now is a secret shown once: never a log record, so it goes to stderr, apart from the log,
+        // unless it was kept in the token file.
+        if (!tokenFile) for (const t of minted) process.stderr.write(`${t.label}: ${t.value}\n`);
+      }
     });
 }

@@ -37,12 +37,15 @@ export class CreditReserves {
   constructor(private readonly store: Pick<MetadataPorts, 'limits'>) {}
 
   async spend(orgId: string, cost: number, limit: number, bucket: number): Promise<Spending> {
-    for (let attempt = 0; attempt < REFILL_ATTEMPTS; attempt++) {
+    // The reserve is looked at again after every refill, the last included: a caller that gives up on refills while
+    // the one it waited for left credits behind would strand them (no later call may come to use them).
+    for (let attempt = 0; ; attempt++) {
       const r = this.reserves.get(orgId);
       if (r && r.bucket === bucket && r.limit === limit && r.left >= cost) {
         r.left -= cost;
         return { spent: true, remaining: limit - r.usedAfter + r.left };
       }
+      if (attempt === REFILL_ATTEMPTS) break;
       // One refill per org at a time: the calls that arrive meanwhile share it.
       let refill = this.refills.get(orgId);
       const own = refill === undefined;

@@ -80,6 +80,8 @@ export interface FaultRuleInput {
   times?: number | undefined;
   /** ISO-8601 time or epoch ms. */
   until?: string | number | undefined;
+  /** When the rule was first added (a restored export keeps it: rules apply in the order they were added). */
+  createdAt?: number | undefined;
 }
 
 const MAX_DELAY_MS = 10 * 60_000;
@@ -162,7 +164,7 @@ export function faultRule(input: FaultRuleInput, now: number): FaultRule {
     remaining: input.times === undefined ? null : intIn('times', input.times, 1, Number.MAX_SAFE_INTEGER),
     until: untilFrom(input.until),
     fired: 0,
-    createdAt: now,
+    createdAt: input.createdAt ?? now,
   };
 }
 

@@ -30,7 +30,7 @@ export interface PackedInstall {
   cleanup(): Promise<void>;
 }
 
-const SOURCES = ['src', 'scripts', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md'];
+const SOURCES = ['src', 'console', 'scripts', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md'];
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(

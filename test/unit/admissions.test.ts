@@ -110,6 +110,21 @@ describe('keeping a little ahead', () => {
     expect(a.unusedCredits(orgId)).toBe(used - 1000);
   });
 
+  it('calls arriving together on two instances under a small limit: exactly the limit admitted, no credit stranded', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 31 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 80 }), async (limit, turns) => {
+        const orgId = `t${seq++}`;
+        const [x, y] = [new CreditReserves(store), new CreditReserves(store)];
+        // Many callers share one refill; the last of them to give up on refills must still see what it left.
+        const results = await Promise.all(turns.map((useX) => (useX ? x : y).spend(orgId, 1, limit, 5)));
+        const admitted = results.filter((r) => r.spent).length;
+        expect(admitted).toBe(Math.min(limit, turns.length));
+        expect(x.unused(orgId, 5) + y.unused(orgId, 5)).toBe(0);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('two instances spending one window: never past the limit, and short of it by at most their unused chunks', async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 3000 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 400 }), async (limit, turns) => {
