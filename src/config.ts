@@ -42,7 +42,7 @@ export const DEFAULTS = {
   accelCacheSeconds: 0,
   journalSize: 1000,
   accessLog: false,
-  // Start-up and first-start secrets (storage/startup-check.ts, admin/bootstrap.ts).
+  // Start-up and first-start secrets (startup-check.ts, admin/bootstrap.ts).
   startupWaitMs: 30_000,
   printBootstrapToken: false,
   // Packaging, embedding and development: in-memory stores, the well-known credentials, TLS, log format.

@@ -29,7 +29,7 @@ import type { MetadataStore } from './domain/ports/metadata.js';
 import { RecordService } from './domain/records.js';
 import { type ActiveRules, WorkflowAdmin } from './domain/workflow-rules.js';
 import { DiskBlobStore } from './storage/blobs/disk.js';
-import { SERVER_SETTINGS, openBlobsChecked, openMetadataChecked, prepareDataDir } from './storage/startup-check.js';
+import { SERVER_SETTINGS, openBlobsChecked, openMetadataChecked, prepareDataDir } from './startup-check.js';
 import { MemoryBlobStore } from './storage/blobs/memory.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 

@@ -16,6 +16,7 @@ import type { BlobStore } from '../domain/ports/blob-store.js';
 import type { MetadataView } from '../domain/ports/metadata.js';
 import { ScopeSet, isValidScopeList } from '../domain/scopes.js';
 import { hashToken } from '../domain/tokens.js';
+import { rethrowStoreFull } from '../domain/staging.js';
 import { cleanFileName } from '../domain/uploads.js';
 import { ImageProbeError, probeImage } from '../media/image-probe.js';
 
@@ -198,7 +199,7 @@ export class SeedRestore {
   }
 
   private async put(bytes: Buffer): Promise<string> {
-    const { key } = await this.blobs.put(Readable.from([bytes]));
+    const { key } = await this.blobs.put(Readable.from([bytes])).catch(rethrowStoreFull);
     this.written.push(key);
     return key;
   }

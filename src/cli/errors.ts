@@ -11,7 +11,7 @@ import { type ZohoError, isZohoError } from '../domain/errors.js';
 import { redactSecrets } from '../logging/redact.js';
 import { DataDirInUseError } from '../storage/data-dir-lock.js';
 import { ListenError } from '../server/start.js';
-import { BackendUnavailableError } from '../storage/startup-check.js';
+import { BackendUnavailableError } from '../startup-check.js';
 import { CliError } from './shared.js';
 
 /** Errors whose message is the whole story. */

@@ -6,7 +6,7 @@ import { type Config, ConfigError, loadConfig } from '../config.js';
 import { silentLogger } from '../domain/ports/logger.js';
 import { openBlobStore, openMetadataStore } from '../runtime.js';
 import { DataDirInUseError, type DataDirLock, lockDataDir } from '../storage/data-dir-lock.js';
-import { type SettingNames, openBlobsChecked, openMetadataChecked } from '../storage/startup-check.js';
+import { type SettingNames, openBlobsChecked, openMetadataChecked } from '../startup-check.js';
 import { CliError, print, storeFlags, withRuntime } from './shared.js';
 
 /** The source is named by the root options, the target by this command's. */

@@ -2,6 +2,8 @@
  * The entities the rules work on. Stores map their rows to these; nothing here knows how they are kept.
  * Times are epoch milliseconds; ids are Zoho-style strings of digits.
  */
+import type { ErrorName } from './errors.js';
+import type { ResetPoint } from './fault-vocabulary.js';
 
 export interface Org {
   id: string;
@@ -214,4 +216,69 @@ export interface DeliveryAttempt {
   durationMs: number;
   statusCode: number | null;
   error: string | null;
+}
+
+// Limits and faults: an org's configured limits and the rules of injected faults, as the stores keep them.
+
+export const EDITIONS = ['free', 'standard', 'professional', 'enterprise', 'ultimate'] as const;
+export type Edition = (typeof EDITIONS)[number];
+
+/** An org's configured limits: an edition preset (for a number of user licences), explicit figures, or both. */
+export interface OrgLimitSettings {
+  orgId: string;
+  edition: Edition | null;
+  /** User licences the edition's figures are computed for (at least 1). */
+  users: number | null;
+  /** API credits per rolling 24 hours. */
+  credits: number | null;
+  /** Calls in flight at once per user and OAuth client. */
+  concurrency: number | null;
+  /** Heavy calls (HEAVY_OPERATIONS) in flight at once per user and OAuth client. */
+  subConcurrency: number | null;
+  /** File storage of the org (photos and attachments). */
+  storageBytes: number | null;
+  /** Total size of one record's attachments. */
+  recordAttachmentBytes: number | null;
+  /** The token endpoint's limits (§7.4): refresh tokens per user and client, access tokens per 10 minutes. */
+  tokenLimits: boolean | null;
+  updatedAt: number;
+}
+
+export interface FaultMatch {
+  /** An operation (`photo.upload`), a family (`photo.*`), or null for any. */
+  operation: string | null;
+  /** Upper case; null for any. */
+  method: string | null;
+  /** The module as the path names it, compared without case; null for any. */
+  module: string | null;
+  orgId: string | null;
+  userId: string | null;
+  /** The access token's id (the admin API and CLI take the token's value and keep its id). */
+  tokenId: string | null;
+  /** The OAuth client behind the token, or named on the token endpoint. */
+  clientId: string | null;
+}
+
+export type FaultAction =
+  | { kind: 'delay'; minMs: number; maxMs: number }
+  | { kind: 'error'; error: ErrorName; details: Record<string, unknown> | null }
+  /** The token endpoint's own error form: HTTP 200 `{"error": …}`. */
+  | { kind: 'token_error'; error: string }
+  | { kind: 'reset'; when: ResetPoint }
+  | { kind: 'truncate'; afterBytes: number }
+  | { kind: 'throttle'; bytesPerSecond: number };
+
+export interface FaultRule {
+  id: string;
+  match: FaultMatch;
+  action: FaultAction;
+  /** Chance of firing on a match (0 to 1); null: always. */
+  probability: number | null;
+  /** Firings left; null: unlimited. */
+  remaining: number | null;
+  /** Fires only before this time (epoch ms); null: no end. */
+  until: number | null;
+  /** Times fired so far (all instances). */
+  fired: number;
+  createdAt: number;
 }

@@ -7,52 +7,15 @@
  */
 import { type ErrorName, zohoError } from './errors.js';
 import { FAULT_OPERATIONS, RESET_POINTS, type ResetPoint, TOKEN_OPERATIONS, faultErrorNames } from './fault-vocabulary.js';
+import type { FaultAction, FaultMatch, FaultRule } from './entities.js';
 import { newZohoId } from './ids.js';
 import type { DomainLogger } from './ports/logger.js';
 import type { FaultStore } from './ports/faults.js';
 
 export { FAULT_OPERATIONS, RESET_POINTS, type ResetPoint, TOKEN_OPERATIONS, faultErrorNames };
-
-export interface FaultMatch {
-  /** An operation (`photo.upload`), a family (`photo.*`), or null for any. */
-  operation: string | null;
-  /** Upper case; null for any. */
-  method: string | null;
-  /** The module as the path names it, compared without case; null for any. */
-  module: string | null;
-  orgId: string | null;
-  userId: string | null;
-  /** The access token's id (the admin API and CLI take the token's value and keep its id). */
-  tokenId: string | null;
-  /** The OAuth client behind the token, or named on the token endpoint. */
-  clientId: string | null;
-}
-
-export type FaultAction =
-  | { kind: 'delay'; minMs: number; maxMs: number }
-  | { kind: 'error'; error: ErrorName; details: Record<string, unknown> | null }
-  /** The token endpoint's own error form: HTTP 200 `{"error": …}`. */
-  | { kind: 'token_error'; error: string }
-  | { kind: 'reset'; when: ResetPoint }
-  | { kind: 'truncate'; afterBytes: number }
-  | { kind: 'throttle'; bytesPerSecond: number };
+export type { FaultAction, FaultMatch, FaultRule };
 
 export type FaultOutcome = Exclude<FaultAction, { kind: 'delay' }>;
-
-export interface FaultRule {
-  id: string;
-  match: FaultMatch;
-  action: FaultAction;
-  /** Chance of firing on a match (0 to 1); null: always. */
-  probability: number | null;
-  /** Firings left; null: unlimited. */
-  remaining: number | null;
-  /** Fires only before this time (epoch ms); null: no end. */
-  until: number | null;
-  /** Times fired so far (all instances). */
-  fired: number;
-  createdAt: number;
-}
 
 /** A rule as given (admin API, CLI, seed file), before it is checked. */
 export interface FaultRuleInput {

@@ -5,31 +5,12 @@
  * limits that apply. Nothing here counts anything: counting is the stores' job (ports/limits.ts, ports/storage.ts).
  */
 import { type ZohoError, zohoError } from './errors.js';
+import { EDITIONS, type Edition, type OrgLimitSettings } from './entities.js';
 import type { ApiOperation } from './operations.js';
+import { CREDIT_BUCKET_MS, CREDIT_BUCKETS } from './ports/limits.js';
 
-export const EDITIONS = ['free', 'standard', 'professional', 'enterprise', 'ultimate'] as const;
-export type Edition = (typeof EDITIONS)[number];
-
-/** An org's configured limits: an edition preset (for a number of user licences), explicit figures, or both. */
-export interface OrgLimitSettings {
-  orgId: string;
-  edition: Edition | null;
-  /** User licences the edition's figures are computed for (at least 1). */
-  users: number | null;
-  /** API credits per rolling 24 hours. */
-  credits: number | null;
-  /** Calls in flight at once per user and OAuth client. */
-  concurrency: number | null;
-  /** Heavy calls (HEAVY_OPERATIONS) in flight at once per user and OAuth client. */
-  subConcurrency: number | null;
-  /** File storage of the org (photos and attachments). */
-  storageBytes: number | null;
-  /** Total size of one record's attachments. */
-  recordAttachmentBytes: number | null;
-  /** The token endpoint's limits (§7.4): refresh tokens per user and client, access tokens per 10 minutes. */
-  tokenLimits: boolean | null;
-  updatedAt: number;
-}
+export { EDITIONS };
+export type { Edition, OrgLimitSettings };
 
 /** The limits that apply to an org; an absent figure is not enforced. */
 export interface EffectiveLimits {
@@ -151,13 +132,7 @@ export const HEAVY_OPERATIONS: ReadonlySet<ApiOperation> = new Set<ApiOperation>
   'record.delete',
 ]);
 
-/**
- * The credit window: usage is counted in hourly buckets, and a bucket's credits come back once the whole bucket is
- * older than 24 hours, so a credit is given back 24 to 25 hours after it was spent, never earlier than Zoho's
- * rolling 24 hours.
- */
-export const CREDIT_BUCKET_MS = 3_600_000;
-export const CREDIT_BUCKETS = 25;
+export { CREDIT_BUCKET_MS, CREDIT_BUCKETS };
 
 export function creditBucket(now: number): number {
   return Math.floor(now / CREDIT_BUCKET_MS);

@@ -6,7 +6,8 @@
  */
 import { Inspector, type InspectorOptions } from '../streams/inspector.js';
 import { type BlobJanitor, mayDiscardStaged } from './blob-cleanup.js';
-import type { BlobStore } from './ports/blob-store.js';
+import { zohoError } from './errors.js';
+import { type BlobStore, BlobStoreFullError } from './ports/blob-store.js';
 import { type FilePart, clientBodyError } from './uploads.js';
 
 export interface StagedBytes {
@@ -14,6 +15,11 @@ export interface StagedBytes {
   size: number;
   /** SHA-256 of the bytes when hashing was asked for, else null. */
   sha256: string | null;
+}
+
+/** A blob store with no room left is Zoho's storage-space error, whoever was writing (an upload, a seed). */
+export function rethrowStoreFull(err: unknown): never {
+  throw err instanceof BlobStoreFullError ? zohoError('MEMORY_STORE_FULL', { store: err.store, limit_bytes: err.limitBytes }) : err;
 }
 
 export class UploadStaging {
@@ -29,7 +35,7 @@ export class UploadStaging {
     const inspector = new Inspector(checks);
     // A failing body is the client's doing: answered as a malformed request, never as the server's failure.
     part.stream.on('error', (err) => inspector.destroy(clientBodyError(err)));
-    const written = await this.blobs.put(part.stream.pipe(inspector));
+    const written = await this.blobs.put(part.stream.pipe(inspector)).catch(rethrowStoreFull);
     this.keys.push(written.key);
     return { blobKey: written.key, size: written.size, sha256: inspector.sha256 };
   }

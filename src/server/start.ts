@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { type DestinationStream, type Logger, type LogFn, pino } from 'pino';
 import { type BootstrapResult, adminKey, bootstrap } from '../admin/bootstrap.js';
 import { lockDataDir } from '../storage/data-dir-lock.js';
-import { SERVER_SETTINGS, prepareDataDir } from '../storage/startup-check.js';
+import { SERVER_SETTINGS, prepareDataDir } from '../startup-check.js';
 import type { Config } from '../config.js';
 import { type Runtime, openRuntime } from '../runtime.js';
 import { type SeedDocument, type SeedReport, applySeed, parseSeed, readSeedFile } from '../admin/seed.js';

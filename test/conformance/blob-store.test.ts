@@ -13,8 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiskBlobStore, writeBufferSize } from '../../src/storage/blobs/disk.js';
 import { MemoryBlobStore } from '../../src/storage/blobs/memory.js';
 import { S3BlobStore } from '../../src/storage/blobs/s3.js';
-import { isZohoError } from '../../src/domain/errors.js';
-import type { BlobStore } from '../../src/domain/ports/blob-store.js';
+import { type BlobStore, BlobStoreFullError } from '../../src/domain/ports/blob-store.js';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { realS3, startS3, testS3Store } from '../helpers/backend.js';
 
@@ -231,7 +230,7 @@ describe.skipIf(onS3)('MemoryBlobStore: the byte cap', () => {
   const KiB = 1024;
   const chunked = (sizes: number[]) => Readable.from(sizes.map((n) => Buffer.alloc(n, 7)));
 
-  it('refuses, with STORAGE_SPACE_EXCEEDED, the chunk that would pass the cap, and keeps what fit before', async () => {
+  it('refuses, with BlobStoreFullError, the chunk that would pass the cap, and keeps what fit before', async () => {
     const store = new MemoryBlobStore(100 * KiB);
     const kept = await store.put(chunked([60 * KiB]));
     let pulled = 0;
@@ -244,12 +243,8 @@ describe.skipIf(onS3)('MemoryBlobStore: the byte cap', () => {
       })(),
     );
     const err = await store.put(source).catch((e: unknown) => e);
-    expect(isZohoError(err) && err.toBody()).toEqual({
-      code: 'STORAGE_SPACE_EXCEEDED',
-      details: { store: 'memory', limit_bytes: 100 * KiB },
-      message: 'storage space exceeded',
-      status: 'error',
-    });
+    expect(err).toBeInstanceOf(BlobStoreFullError);
+    expect(err).toMatchObject({ store: 'memory', limitBytes: 100 * KiB });
     // Refused while streaming: the fifth 10 KiB chunk crosses the cap, and the source is not read much further.
     expect(pulled).toBeLessThan(10);
     expect(source.destroyed).toBe(true);
@@ -263,7 +258,7 @@ describe.skipIf(onS3)('MemoryBlobStore: the byte cap', () => {
   it('gives the space of deleted blobs back', async () => {
     const store = new MemoryBlobStore(100 * KiB);
     const a = await store.put(chunked([80 * KiB]));
-    await expect(store.put(chunked([30 * KiB]))).rejects.toMatchObject({ code: 'STORAGE_SPACE_EXCEEDED' });
+    await expect(store.put(chunked([30 * KiB]))).rejects.toBeInstanceOf(BlobStoreFullError);
     await store.delete(a.key);
     await store.delete(a.key);
     expect(store.usedBytes).toBe(0);
@@ -294,7 +289,7 @@ describe.skipIf(onS3)('MemoryBlobStore: the byte cap', () => {
               expect(outcome).toMatchObject({ size: total });
               live.push(outcome as { key: string; size: number });
             } else {
-              expect(outcome).toMatchObject({ code: 'STORAGE_SPACE_EXCEEDED' });
+              expect(outcome).toBeInstanceOf(BlobStoreFullError);
             }
             expect(store.usedBytes).toBe(live.reduce((a, b) => a + b.size, 0));
             expect(store.usedBytes).toBeLessThanOrEqual(cap);

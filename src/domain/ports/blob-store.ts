@@ -69,3 +69,16 @@ const KEY_PATTERN = /^[0-9a-f]{32}$/;
 export function isBlobKey(key: string): boolean {
   return KEY_PATTERN.test(key);
 }
+
+/**
+ * A store with a fixed capacity (the in-memory one) has no room for the bytes being written. The domain answers it as
+ * Zoho's storage-space error; other stores never throw it (a full disk or bucket is the operator's failure).
+ */
+export class BlobStoreFullError extends Error {
+  constructor(
+    readonly store: string,
+    readonly limitBytes: number,
+  ) {
+    super(`the ${store} blob store is full (${limitBytes} bytes)`);
+  }
+}

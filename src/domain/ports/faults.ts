@@ -1,4 +1,4 @@
-import type { FaultRule } from '../faults.js';
+import type { FaultRule } from '../entities.js';
 
 /** Fault rules, shared by every instance and the CLI. */
 export interface FaultStore {

@@ -1,4 +1,13 @@
-import type { OrgLimitSettings } from '../limits.js';
+import type { OrgLimitSettings } from '../entities.js';
+
+/**
+ * The credit window: usage is counted in hourly buckets, and a bucket's credits come back once the whole bucket is
+ * older than 24 hours, so a credit is given back 24 to 25 hours after it was spent, never earlier than Zoho's
+ * rolling 24 hours.
+ */
+export const CREDIT_BUCKET_MS = 3_600_000;
+export const CREDIT_BUCKETS = 25;
+
 
 /** How many calls of one key an instance held at its last heartbeat. */
 export type Holdings = Record<string, number>;

@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { zohoError } from '../../domain/errors.js';
 import {
+  BlobStoreFullError,
   type BlobListing,
   type BlobRange,
   type BlobReader,
@@ -41,7 +41,7 @@ export class MemoryBlobStore implements BlobStore {
       for await (const chunk of source) {
         const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
         if (this.held + bytes.length > this.maxBytes) {
-          throw zohoError('MEMORY_STORE_FULL', { store: 'memory', limit_bytes: this.maxBytes });
+          throw new BlobStoreFullError('memory', this.maxBytes);
         }
         this.held += bytes.length;
         size += bytes.length;

@@ -7,11 +7,16 @@ import type {
   Attachment,
   CrmRecord,
   DeliveryAttempt,
+  Edition,
+  FaultAction,
+  FaultMatch,
+  FaultRule,
   GrantCode,
   ModuleSetting,
   OAuthClient,
   Org,
   OutboxEvent,
+  OrgLimitSettings,
   OutboxStatus,
   Photo,
   Profile,
@@ -22,8 +27,6 @@ import type {
   WorkflowEvent,
   WorkflowRule,
 } from '../../domain/entities.js';
-import type { FaultAction, FaultMatch, FaultRule } from '../../domain/faults.js';
-import type { Edition, OrgLimitSettings } from '../../domain/limits.js';
 import type {
   AccessTokensTable,
   AttachmentsTable,

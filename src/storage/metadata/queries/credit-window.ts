@@ -11,7 +11,7 @@
  * of `last_bucket` and the current one.
  */
 import { type RawBuilder, sql } from 'kysely';
-import { CREDIT_BUCKETS } from '../../../domain/limits.js';
+import { CREDIT_BUCKETS } from '../../../domain/ports/limits.js';
 
 export interface CreditValues {
   org: string;

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { FaultRule } from '../../../domain/faults.js';
+import type { FaultRule } from '../../../domain/entities.js';
 import type { FaultStore } from '../../../domain/ports/faults.js';
 import { type QueryContext, affected } from '../query-context.js';
 import { readFaultRule, writeFaultRule } from '../rows.js';

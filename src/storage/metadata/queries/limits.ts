@@ -1,5 +1,5 @@
 import { type Compilable, type RawBuilder, sql } from 'kysely';
-import type { OrgLimitSettings } from '../../../domain/limits.js';
+import type { OrgLimitSettings } from '../../../domain/entities.js';
 import type { Holdings, LimitStore } from '../../../domain/ports/limits.js';
 import { type QueryContext, affected } from '../query-context.js';
 import { readOrgLimits, writeOrgLimits } from '../rows.js';

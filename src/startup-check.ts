@@ -11,11 +11,11 @@
 import { mkdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Config } from '../config.js';
-import type { BlobStore } from '../domain/ports/blob-store.js';
-import type { DomainLogger } from '../domain/ports/logger.js';
-import type { MetadataStore } from '../domain/ports/metadata.js';
-import { redactSecrets } from '../logging/redact.js';
+import type { Config } from './config.js';
+import type { BlobStore } from './domain/ports/blob-store.js';
+import type { DomainLogger } from './domain/ports/logger.js';
+import type { MetadataStore } from './domain/ports/metadata.js';
+import { redactSecrets } from './logging/redact.js';
 
 /** A backend could not be used; the message is one line naming the setting. */
 export class BackendUnavailableError extends Error {}
