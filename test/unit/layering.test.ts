@@ -10,11 +10,12 @@ import { describe, expect, it } from 'vitest';
 const SRC = resolve(import.meta.dirname, '../../src');
 
 async function sources(dir: string): Promise<string[]> {
+  // .ts and .tsx: the console's sources are checked for package internals too.
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) out.push(...(await sources(path)));
-    else if (entry.name.endsWith('.ts')) out.push(path);
+    else if (/\.tsx?$/.test(entry.name)) out.push(path);
   }
   return out;
 }
@@ -51,5 +52,24 @@ describe('layering', () => {
   it('the ports depend on nothing but other ports and the entities', async () => {
     const allowed = (t: string) => isPackage(t) || t.startsWith('src:domain/ports/') || t === 'src:domain/entities.ts';
     expect(await violations('domain/ports', allowed)).toEqual([]);
+  });
+
+  it("no file imports another package's internals: a subpath is one the package exports", async () => {
+    const deep: string[] = [];
+    for (const under of ['src', 'console/src']) {
+      for (const file of await sources(resolve(SRC, '..', under))) {
+        for (const target of await importsOf(file)) {
+          if (!isPackage(target) || target.startsWith('node:')) continue;
+          const parts = target.split('/');
+          const name = target.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+          const subpath = target.slice(name.length);
+          if (!subpath) continue;
+          const manifest = JSON.parse(await readFile(resolve(SRC, '../node_modules', name, 'package.json'), 'utf8')) as { exports?: unknown };
+          const exported = typeof manifest.exports === 'object' && manifest.exports !== null && `.${subpath}` in manifest.exports;
+          if (!exported) deep.push(`${relative(resolve(SRC, '..'), file)} imports ${target}`);
+        }
+      }
+    }
+    expect(deep).toEqual([]);
   });
 });
