@@ -102,9 +102,12 @@ afterAll(async () => {
 });
 
 describe('the packed package', () => {
-  it('holds the built runtime files, their type declarations and the pinned dependency tree — no sources, tests or maps', () => {
-    expect(pkg.files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'npm-shrinkwrap.json', 'dist/cli.js', 'dist/api.js', 'dist/api.d.ts']));
-    const strays = pkg.files.filter((f) => !/^dist\/.+\.(js|d\.ts)$/.test(f) && !['package.json', 'README.md', 'npm-shrinkwrap.json'].includes(f));
+  it('holds the built runtime files, their type declarations, the built console and the pinned dependency tree — no sources, tests or maps', () => {
+    expect(pkg.files).toEqual(
+      expect.arrayContaining(['package.json', 'README.md', 'npm-shrinkwrap.json', 'dist/cli.js', 'dist/api.js', 'dist/api.d.ts', 'dist/console/index.html']),
+    );
+    const built = (f: string) => /^dist\/.+\.(js|d\.ts)$/.test(f) || /^dist\/console\/.+\.(html|js|css)$/.test(f);
+    const strays = pkg.files.filter((f) => !built(f) && !['package.json', 'README.md', 'npm-shrinkwrap.json'].includes(f));
     expect(strays).toEqual([]);
   });
 
@@ -130,6 +133,10 @@ describe('the packed package', () => {
       const access = lines.map((l) => JSON.parse(l)).filter((r) => r.request);
       expect(access.map((r) => `${r.request.method} ${r.request.status}`)).toEqual(['POST 201', 'POST 200', 'GET 200']);
       expect(srv.out().split(DEV_TOKEN).length - 1).toBe(1); // in the ready record only, never in an access line
+      // The web console comes in the package, built.
+      const consolePage = await http('GET', `${srv.url}/_console/`);
+      expect(consolePage.status).toBe(200);
+      expect(consolePage.headers['content-type']).toMatch(/^text\/html/);
     } finally {
       expect(await srv.stop()).toBe(0);
     }
