@@ -261,6 +261,19 @@ export function DataTable({ head, children, caption, class: className }: { head:
   );
 }
 
+/** A select's options whose value is their text. */
+export function Options({ values }: { values: readonly string[] }) {
+  return (
+    <>
+      {values.map((v) => (
+        <option key={v} value={v}>
+          {v}
+        </option>
+      ))}
+    </>
+  );
+}
+
 export const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '—');
 
 export function bytes(n: number): string {

@@ -8,7 +8,7 @@ import { FAULT_OPERATIONS, RESET_POINTS, faultErrorNames } from '../../../src/do
 import { STANDARD_MODULES } from '../../../src/domain/modules';
 import { api } from '../api';
 import type { FaultRule, NewFault, Org } from '../types';
-import { DataTable, Field, Loading, Notice, Section, bytes, fieldProblems, useAction, useLoad, when } from '../ui';
+import { DataTable, Field, Loading, Notice, Options, Section, bytes, fieldProblems, useAction, useLoad, when } from '../ui';
 
 /** `photo.*` for every family the operations name: a rule may match a whole family. */
 const FAMILIES = [...new Set(FAULT_OPERATIONS.filter((op) => op.includes('.')).map((op) => `${op.split('.')[0]}.*`))];
@@ -175,29 +175,17 @@ export function FaultRules({ orgs, org }: { orgs: Org[]; org: Org | undefined })
               <select value={form.operation} onChange={set('operation')}>
                 <option value="">any</option>
                 <optgroup label="Families">
-                  {FAMILIES.map((op) => (
-                    <option key={op} value={op}>
-                      {op}
-                    </option>
-                  ))}
+                  <Options values={FAMILIES} />
                 </optgroup>
                 <optgroup label="Operations">
-                  {FAULT_OPERATIONS.map((op) => (
-                    <option key={op} value={op}>
-                      {op}
-                    </option>
-                  ))}
+                  <Options values={FAULT_OPERATIONS} />
                 </optgroup>
               </select>
             </Field>
             <Field label="Method">
               <select value={form.method} onChange={set('method')}>
                 <option value="">any</option>
-                {METHODS.map((m) => (
-                  <option key={m} value={m}>
-                    {m}
-                  </option>
-                ))}
+                <Options values={METHODS} />
               </select>
             </Field>
             <Field label="Module" hint="as the path names it; empty: any">

@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { EDITIONS } from '../../../src/domain/limits';
 import { api } from '../api';
 import type { LimitReport, NewLimits, Org } from '../types';
-import { DataTable, Field, Loading, Notice, Section, bytes, fieldProblems, useAction, useLoad, when } from '../ui';
+import { DataTable, Field, Loading, Notice, Options, Section, bytes, fieldProblems, useAction, useLoad, when } from '../ui';
 
 type Figure = 'users' | 'credits' | 'concurrency' | 'sub_concurrency' | 'storage_bytes' | 'record_attachment_bytes';
 
@@ -94,11 +94,7 @@ export function OrgLimits({ org, refreshKey }: { org: Org; refreshKey: number })
           <Field label="Edition" problem={problems['edition']}>
             <select value={form.edition} aria-invalid={problems['edition'] ? true : undefined} onChange={(e) => setForm({ ...form, edition: e.currentTarget.value })}>
               <option value="">none</option>
-              {EDITIONS.map((ed) => (
-                <option key={ed} value={ed}>
-                  {ed}
-                </option>
-              ))}
+              <Options values={EDITIONS} />
             </select>
           </Field>
           {FIGURES.map(({ key, label, hint, size }) => {
