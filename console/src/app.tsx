@@ -72,10 +72,12 @@ const SECTIONS: { id: string; label: string; perOrg: boolean }[] = [
 
 function Shell({ expiresAt, onOut }: { expiresAt: string; onOut: () => void }) {
   const route = useRoute();
-  const orgs = useLoad(() => api.orgs(), [route.parts[0] === 'orgs' ? route.parts[1] : '']);
-  const orgId = route.parts[0] === 'orgs' ? route.parts[1] : undefined;
-  const org = orgs.data?.orgs.find((o) => o.id === orgId);
+  // Pages of one org: its sections (`#/orgs/{org}/…`) and its limits (`#/limits/{org}`).
+  const perOrg = route.parts[0] === 'orgs' || route.parts[0] === 'limits';
+  const orgId = perOrg ? route.parts[1] : undefined;
+  const orgs = useLoad(() => api.orgs(), [orgId ?? '']);
   const current = orgId ?? orgs.data?.orgs[0]?.id;
+  const org = orgs.data?.orgs.find((o) => o.id === current);
   const logout = async () => {
     await api.logout().catch(() => undefined);
     onOut();
@@ -114,7 +116,7 @@ function Shell({ expiresAt, onOut }: { expiresAt: string; onOut: () => void }) {
           {current
             ? SECTIONS.map((s) => {
                 const to = s.id ? href('orgs', current, s.id) : href('orgs', current);
-                const active = orgId === current && (route.parts[2] ?? '') === s.id;
+                const active = route.parts[0] === 'orgs' && orgId === current && (route.parts[2] ?? '') === s.id;
                 return (
                   <li key={s.id}>
                     <a href={to} aria-current={active ? 'page' : undefined}>
@@ -130,7 +132,7 @@ function Shell({ expiresAt, onOut }: { expiresAt: string; onOut: () => void }) {
             </a>
           </li>
           <li>
-            <a href={href('limits')} aria-current={route.parts[0] === 'limits' ? 'page' : undefined}>
+            <a href={current ? href('limits', current) : href('limits')} aria-current={route.parts[0] === 'limits' ? 'page' : undefined}>
               Limits & faults
             </a>
           </li>
@@ -142,7 +144,7 @@ function Shell({ expiresAt, onOut }: { expiresAt: string; onOut: () => void }) {
         </ul>
       </nav>
       <main id="main" tabIndex={-1}>
-        <Content route={route} org={org} orgsLoaded={orgs.data !== undefined} reloadOrgs={orgs.reload} />
+        <Content route={route} org={org} orgs={orgs.data?.orgs} reloadOrgs={orgs.reload} />
       </main>
     </div>
   );
@@ -157,8 +159,10 @@ function OrgPicker({ orgs, current, route }: { orgs: Org[]; current: string | un
         value={current}
         onChange={(e) => {
           // The same section of the other org (a record page becomes that org's record list).
+          const id = e.currentTarget.value;
           const section = route.parts[0] === 'orgs' ? (route.parts[2] ?? '') : '';
-          location.hash = (section ? href('orgs', e.currentTarget.value, section) : href('orgs', e.currentTarget.value)).slice(1);
+          const to = route.parts[0] === 'limits' ? href('limits', id) : section ? href('orgs', id, section) : href('orgs', id);
+          location.hash = to.slice(1);
         }}
       >
         {orgs.map((o) => (
@@ -171,10 +175,11 @@ function OrgPicker({ orgs, current, route }: { orgs: Org[]; current: string | un
   );
 }
 
-function Content({ route, org, orgsLoaded, reloadOrgs }: { route: Route; org: Org | undefined; orgsLoaded: boolean; reloadOrgs: () => void }) {
+function Content({ route, org, orgs, reloadOrgs }: { route: Route; org: Org | undefined; orgs: Org[] | undefined; reloadOrgs: () => void }) {
   const [first, orgId, section, id] = route.parts;
+  const orgsLoaded = orgs !== undefined;
   if (first === 'journal') return <JournalPage route={route} />;
-  if (first === 'limits') return <LimitsPage />;
+  if (first === 'limits') return orgsLoaded ? <LimitsPage org={org} orgs={orgs} orgId={orgId} /> : <p class="muted">Loading…</p>;
   if (first === 'state') return <StatePage onChanged={reloadOrgs} />;
   if (first === 'orgs' && orgId) {
     if (!org) return orgsLoaded ? <p role="alert">No org {orgId}. It may have been removed by a reset.</p> : <p class="muted">Loading…</p>;

@@ -1,10 +1,11 @@
 /**
  * The console's view of the admin API, derived from the server's own view functions and input schemas
- * (src/admin/views.ts, src/admin/schemas.ts, src/admin/seed.ts): a change of shape there is a type error here, so
+ * (src/admin/views.ts, src/admin/limit-documents.ts, src/admin/schemas.ts, src/admin/seed.ts): a change of shape there is a type error here, so
  * the console and the API cannot drift apart.
  */
 import type { z } from 'zod';
-import type { adminSchemas, changeSchemas } from '../../src/admin/schemas';
+import type * as limitViews from '../../src/admin/limit-documents';
+import type { adminSchemas, changeSchemas, clockAdvanceSchema, faultSchema, limitsSchema } from '../../src/admin/schemas';
 import type { SeedDocument, SeedReport } from '../../src/admin/seed';
 import type * as views from '../../src/admin/views';
 
@@ -25,6 +26,9 @@ export type JournalEntry = ReturnType<typeof views.journalEntryJson>;
 export type Photo = ReturnType<typeof views.photoJson>;
 export type Attachment = ReturnType<typeof views.attachmentJson>;
 export type RecordDetail = CrmRecord & { photo: Photo | null; attachments: Attachment[] };
+export type LimitReport = ReturnType<typeof limitViews.limitReportJson>;
+export type FaultRule = ReturnType<typeof limitViews.faultRuleJson>;
+export type ClockStatus = ReturnType<typeof limitViews.clockJson>;
 
 export type NewOrg = z.input<typeof adminSchemas.org>;
 export type NewProfile = z.input<typeof adminSchemas.profile>;
@@ -35,6 +39,9 @@ export type NewToken = z.input<typeof adminSchemas.token>;
 export type NewOAuthClient = z.input<typeof adminSchemas.oauthClient>;
 export type NewGrantCode = z.input<typeof adminSchemas.grantCode>;
 export type NewWorkflowRule = z.input<typeof adminSchemas.workflow>;
+export type NewLimits = z.input<typeof limitsSchema>;
+export type NewFault = z.input<typeof faultSchema>;
+export type ClockAdvance = z.input<typeof clockAdvanceSchema>;
 export type OrgChange = z.input<typeof changeSchemas.org>;
 export type ProfileChange = z.input<typeof changeSchemas.profile>;
 export type UserChange = z.input<typeof changeSchemas.user>;

@@ -50,6 +50,23 @@ export function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * What a refusal says about single fields, by field name: the admin API names them as `{"field", "reason"}` (the
+ * domain's checks) or `{"problems": [{"field", "message"}]}` (the schema's), so a form can put each next to its input.
+ */
+export function fieldProblems(err: unknown): Record<string, string> {
+  if (!(err instanceof ApiError) || !err.body) return {};
+  const d = err.body.details;
+  const out: Record<string, string> = {};
+  if (typeof d['field'] === 'string') out[d['field']] = typeof d['reason'] === 'string' ? d['reason'] : err.body.message;
+  if (Array.isArray(d['problems'])) {
+    for (const p of d['problems'] as { field?: unknown; message?: unknown }[]) {
+      if (typeof p.field === 'string' && typeof p.message === 'string') out[p.field] = p.message;
+    }
+  }
+  return out;
+}
+
 function describe(details: Record<string, unknown>): string {
   return Object.entries(details)
     .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
@@ -129,12 +146,14 @@ export function Section({ title, children, id }: { title: string; children: Comp
   );
 }
 
-export function Field({ label, children, hint }: { label: string; children: ComponentChildren; hint?: string }) {
+/** A labelled input; `problem` is the server's word on this field, shown under it (the input says aria-invalid). */
+export function Field({ label, children, hint, problem }: { label: string; children: ComponentChildren; hint?: string | undefined; problem?: string | undefined }) {
   return (
     <label class="field">
       <span class="label">{label}</span>
       {children}
       {hint ? <span class="hint">{hint}</span> : null}
+      {problem ? <span class="field-problem">{problem}</span> : null}
     </label>
   );
 }
@@ -242,10 +261,24 @@ export function DataTable({ head, children, caption, class: className }: { head:
   );
 }
 
+/** A select's options whose value is their text. */
+export function Options({ values }: { values: readonly string[] }) {
+  return (
+    <>
+      {values.map((v) => (
+        <option key={v} value={v}>
+          {v}
+        </option>
+      ))}
+    </>
+  );
+}
+
 export const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '—');
 
 export function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(1)} GiB`;
 }

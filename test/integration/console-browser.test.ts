@@ -5,8 +5,9 @@
  * The web console in a real browser (Debian's Chromium, driven by playwright-core): a person's walk through it —
  * a wrong key then the right one, a record made, a photo uploaded and seen as a thumbnail, an attachment dropped in
  * and downloaded, the record locked and the API refusing the next upload, a token issued and used, those requests in
- * the journal, the state exported, reset and re-imported; an expired session; a forged cross-site form; keyboard
- * use and a phone-sized window; axe-core finding no serious accessibility violation.
+ * the journal, the state exported, reset and re-imported; limits set until the API runs out of credits, a fault rule
+ * added by keyboard alone and met by the API, the test clock moved; an expired session; a forged cross-site form;
+ * keyboard use and a phone-sized window; axe-core finding no serious accessibility violation.
  *
  * Chromium comes from `apt-get install chromium` (.ci/run does it). Without it the file is skipped, loudly, except
  * under CI=true, where that is a failure. `CRM_MEDIA_SCREENSHOTS=1` also writes the README's screenshots to
@@ -156,11 +157,15 @@ describe.skipIf(!run)('the console in Chromium', () => {
     await page.getByRole('link', { name: 'Request journal' }).click();
     await page.getByLabel('Record id').fill(recordId);
     await page.getByRole('button', { name: 'Apply' }).click();
+    // Read as one snapshot, polled: Apply empties the table before the filtered entries arrive.
     const rows = page.locator('table.journal tbody tr');
-    await expect.poll(() => rows.count()).toBeGreaterThanOrEqual(3);
-    const text = await page.locator('table.journal').textContent();
-    expect(text).toContain('record.get');
-    expect(text).toContain('RECORD_LOCKED');
+    let text = '';
+    await expect
+      .poll(async () => {
+        text = (await page.locator('table.journal').textContent()) ?? '';
+        return (await rows.count()) >= 3 && text.includes('record.get') && text.includes('RECORD_LOCKED');
+      })
+      .toBe(true);
     expect(text).not.toContain(value);
     // Live: a request made now shows up without a reload.
     await server.api('GET', `/crm/v8/Leads/${recordId}/Attachments`, { token: value });
@@ -206,6 +211,135 @@ describe.skipIf(!run)('the console in Chromium', () => {
     await screenshot(page, 'workflows');
   });
 
+  it('sets an org\'s limits on the Limits & faults page (a refusal shown at its field); the API then runs out of credits', async () => {
+    await page.getByRole('link', { name: 'Limits & faults' }).click();
+    await page.getByRole('heading', { name: 'Limits & faults', level: 1 }).waitFor();
+    expect(page.url()).toContain(`#/limits/${server.orgId}`);
+    const form = page.getByRole('form', { name: "The org's own limits" });
+    await form.getByLabel(/^Concurrency/).fill('0');
+    await form.getByRole('button', { name: 'Save limits' }).click();
+    await expect.poll(() => page.getByRole('alert').allTextContents()).toContainEqual(expect.stringContaining('INVALID_DATA'));
+    expect(await form.locator('.field', { hasText: 'Concurrency' }).first().locator('.field-problem').textContent()).toMatch(/>=\s*1/);
+    expect((await server.admin('GET', `/orgs/${server.orgId}/limits`)).settings).toBeNull();
+
+    await form.getByLabel(/^Concurrency/).fill('');
+    await form.getByLabel('Credits per 24 hours').fill('3');
+    await form.getByLabel('Storage quota (bytes)').fill('1048576');
+    await form.getByRole('button', { name: 'Save limits' }).click();
+    await page.getByText('Limits of crm-media default org saved.').waitFor();
+    const set = await server.admin('GET', `/orgs/${server.orgId}/limits`);
+    expect(set).toMatchObject({ source: 'org', settings: { credits: 3, storage_bytes: 1_048_576, concurrency: null }, effective: { credits: 3 } });
+
+    await page.getByRole('button', { name: 'Reset credits' }).click();
+    await page.getByText('Credits reset: a fresh 24 hours.').waitFor();
+    for (let i = 0; i < 3; i++) expect((await server.api('GET', `/crm/v8/Leads/${recordId}`)).status).toBe(200);
+    const refused = await server.api('GET', `/crm/v8/Leads/${recordId}`);
+    expect(refused.status).toBe(429);
+    expect(refused.json.code).toBe('TOO_MANY_REQUESTS');
+    await page.getByRole('region', { name: /Limits of/ }).getByRole('button', { name: 'Refresh' }).click();
+    await expect.poll(() => page.getByRole('definition').allTextContents()).toContainEqual(expect.stringContaining('3 used of 3 · 0 left'));
+    await expectAccessible(page, 'limits');
+    await screenshot(page, 'limits');
+
+    await page.getByRole('button', { name: 'Remove limits' }).click();
+    await page.getByText('Limits removed.').waitFor();
+    expect((await server.admin('GET', `/orgs/${server.orgId}/limits`)).source).toBe('none');
+    expect((await server.api('GET', `/crm/v8/Leads/${recordId}`)).status).toBe(200);
+  });
+
+  it('adds a fault rule by keyboard alone; the API answers with it until it is deleted', async () => {
+    const add = page.getByRole('form', { name: 'Add a fault rule' });
+    // A refusal first: the probability's problem is shown at its field.
+    await add.getByLabel('Probability').fill('2');
+    await add.getByRole('button', { name: 'Add fault rule' }).click();
+    await expect.poll(() => add.locator('.field', { hasText: 'Probability' }).locator('.field-problem').textContent()).toMatch(/1/);
+    await add.getByRole('button', { name: 'Clear form' }).click();
+    expect((await server.admin('GET', '/faults')).faults).toEqual([]);
+
+    // Keyboard only from here: type-ahead in the selects, Tab between fields, Enter to submit.
+    await add.getByLabel('Operation').focus();
+    await page.keyboard.type('record.get');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('GET');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('Leads');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('crm-media');
+    for (let i = 0; i < 4; i++) await page.keyboard.press('Tab'); // user, token, client, then the action
+    expect(await page.evaluate(() => (document.activeElement?.closest('label')?.querySelector('.label')?.textContent ?? ''))).toBe('Action');
+    await page.keyboard.type('Answer');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('INTERNAL_E');
+    await page.keyboard.press('Tab'); // probability
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('2');
+    await page.keyboard.press('Enter');
+    await page.getByText('Fault rule added.').waitFor();
+    const [rule] = (await server.admin('GET', '/faults')).faults;
+    expect(rule).toMatchObject({
+      match: { operation: 'record.get', method: 'GET', module: 'Leads', org: server.orgId, user: null },
+      action: { error: 'INTERNAL_ERROR' },
+      times_left: 2,
+    });
+
+    const failed = await server.api('GET', `/crm/v8/Leads/${recordId}`);
+    expect(failed.status).toBe(500);
+    expect(failed.json.code).toBe('INTERNAL_ERROR');
+    await page.getByRole('region', { name: 'Fault rules' }).getByRole('button', { name: 'Refresh' }).click();
+    const row = page.getByRole('row', { name: new RegExp(rule.id) });
+    // Times left and fired, once the list is read again.
+    await expect.poll(async () => [await row.getByRole('cell').nth(4).textContent(), await row.getByRole('cell').nth(6).textContent()]).toEqual(['1', '1']);
+    expect(await row.textContent()).toContain('error INTERNAL_ERROR');
+    await expectAccessible(page, 'faults');
+    await page.getByRole('heading', { name: 'Fault rules' }).evaluate((h) => h.scrollIntoView());
+    await screenshot(page, 'faults');
+
+    await row.getByRole('button', { name: `Delete fault rule ${rule.id}` }).press('Enter');
+    await page.getByText(`Fault rule ${rule.id} deleted.`).waitFor();
+    expect((await server.admin('GET', '/faults')).faults).toEqual([]);
+    expect((await server.api('GET', `/crm/v8/Leads/${recordId}`)).status).toBe(200);
+
+    // Two more, then all gone at once.
+    await add.getByLabel('Action').selectOption('reset');
+    await add.getByRole('button', { name: 'Add fault rule' }).click();
+    await add.getByLabel('Action').selectOption('delay');
+    await add.getByLabel('Operation').selectOption('photo.*');
+    await add.getByRole('button', { name: 'Add fault rule' }).click();
+    await expect.poll(async () => (await server.admin('GET', '/faults')).faults.length).toBe(2);
+    await page.getByRole('button', { name: 'Delete all rules' }).click();
+    await page.getByText('Every fault rule deleted.').waitFor();
+    expect((await server.admin('GET', '/faults')).faults).toEqual([]);
+  });
+
+  it('says plainly when the test clock is off; moves it and puts it back when it is on', async () => {
+    await page.getByRole('note').filter({ hasText: 'keeps real time' }).waitFor();
+    const clocked = await TestServer.start({ testClock: true });
+    try {
+      const p = await browser.context.newPage();
+      await logIn(p, clocked.adminUrl);
+      await p.getByRole('heading', { name: 'Orgs', level: 1 }).waitFor();
+      await p.getByRole('link', { name: 'Limits & faults' }).click();
+      await p.getByLabel('Advance by').fill('25h');
+      await p.getByRole('button', { name: 'Advance' }).click();
+      await p.getByText('Clock advanced by 25h.').waitFor();
+      expect((await clocked.admin('GET', '/clock')).offset_ms).toBe(25 * 3_600_000);
+      await p.getByText('1d 1h').waitFor();
+      await p.getByLabel('Advance by').fill('soon');
+      await p.getByRole('button', { name: 'Advance' }).click();
+      await p.locator('.field-problem').filter({ hasText: 'duration' }).waitFor();
+      await p.getByRole('button', { name: 'Back to real time' }).click();
+      await p.getByText('Back to real time.').waitFor();
+      expect((await clocked.admin('GET', '/clock')).offset_ms).toBe(0);
+      await expectAccessible(p, 'limits with the clock');
+      await p.close();
+    } finally {
+      await clocked.stop();
+      // Cookies do not tell ports apart: that login replaced this server's session cookie.
+      await logIn(page, server.adminUrl);
+      await page.getByRole('heading', { name: 'Orgs', level: 1 }).waitFor();
+    }
+  });
+
   it('is usable by keyboard: skip link, log out and in again without a pointer', async () => {
     await page.goto(`${server.adminUrl}/_console/#/orgs/${server.orgId}/people`);
     await page.reload();
@@ -233,6 +367,11 @@ describe.skipIf(!run)('the console in Chromium', () => {
     expect(overflow).toBeLessThanOrEqual(0);
     await expectAccessible(phone, 'record on a phone');
     await screenshot(phone, 'record-phone');
+    await phone.goto(`${server.adminUrl}/_console/#/limits/${server.orgId}`);
+    await phone.getByRole('heading', { name: 'Limits & faults', level: 1 }).waitFor();
+    await phone.getByRole('form', { name: 'Add a fault rule' }).waitFor();
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+    await expectAccessible(phone, 'limits on a phone');
     await phone.close();
   });
 

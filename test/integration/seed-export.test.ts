@@ -2,7 +2,8 @@
  * Export and re-import: the current state as a seed document; export → reset → import → export gives the same
  * document, and the restored state works as the original did (tokens, client secrets and refresh tokens kept as
  * hashes still authenticate; photos and attachments come back byte for byte). Hand-written seeds may carry photos and
- * attachments too, judged by the upload rules, all or nothing.
+ * attachments too, judged by the upload rules, all or nothing. Limits and fault rules travel too: a rule keeps the
+ * firings it has left (one with none left is not exported), and both are in force again after the import.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gif, png } from '../helpers/images.js';
@@ -58,8 +59,34 @@ async function buildState() {
   const salToken = await server.admin('POST', `/orgs/${org}/tokens`, { user: 'sal@example.test', scopes: 'ZohoCRM.modules.Leads.ALL' });
   await server.admin('POST', `/orgs/${org}/workflows`, { name: 'hook', module: 'Leads', event: 'photo_uploaded', url: 'http://127.0.0.1:9/hook', secret: 's3cret', active: false });
   const other = await server.createOrg('Second org', 'Asia/Kolkata');
-  await server.createRecord('Contacts', other.adminToken, { Last_Name: 'Other' });
-  return { withPhoto, photo, client, refreshToken: exchanged.refresh_token as string, salToken: salToken.access_token as string, other };
+  const otherRecord = await server.createRecord('Contacts', other.adminToken, { Last_Name: 'Other' });
+  await buildLimitsAndFaults(other.id, otherRecord, other.adminToken, salToken.access_token);
+  return { withPhoto, photo, client, refreshToken: exchanged.refresh_token as string, salToken: salToken.access_token as string, other, otherRecord };
+}
+
+/**
+ * Limits on both orgs (an edition with a figure replaced; explicit figures) and fault rules of every kind of firing:
+ * times of which some are used, times all used (left out of the export), probability with an end, a token matched.
+ */
+async function buildLimitsAndFaults(otherOrg: string, otherRecord: string, otherToken: string, salToken: string) {
+  await server.admin('PUT', `/orgs/${server.orgId}/limits`, { edition: 'professional', users: 3, token_limits: false });
+  await server.admin('PUT', `/orgs/${otherOrg}/limits`, { credits: 4, concurrency: 3, storage_bytes: 1_048_576 });
+  await server.admin('POST', '/faults', { id: 'other-fails', match: { org: otherOrg, operation: 'record.get' }, action: { error: 'INTERNAL_ERROR' }, times: 3 });
+  await server.admin('POST', '/faults', { id: 'used-up', match: { operation: 'users.get' }, action: { delay_ms: 1 }, times: 1 });
+  await server.admin('POST', '/faults', {
+    id: 'pets-drop',
+    match: { method: 'DELETE', module: 'Pets' },
+    action: { reset: 'before_headers' },
+    probability: 0.5,
+    until: '2099-01-01T00:00:00.000Z',
+  });
+  await server.admin('POST', '/faults', { id: 'sal-slow', match: { token: salToken }, action: { delay_ms: [1, 3] } });
+  // One firing of the three, and the one-time rule's only firing.
+  expectZohoError(await server.api('GET', `/crm/v8/Contacts/${otherRecord}`, { token: otherToken }), { status: 500, code: 'INTERNAL_ERROR' });
+  expect((await server.api('GET', '/crm/v8/users?type=AllUsers')).status).toBe(200);
+  const faults = (await server.admin('GET', '/faults')).faults;
+  expect(faults.find((f: any) => f.id === 'other-fails')).toMatchObject({ times_left: 2, fired: 1 });
+  expect(faults.find((f: any) => f.id === 'used-up')).toMatchObject({ times_left: 0, fired: 1 });
 }
 
 describe('export → reset → import → export', () => {
@@ -74,6 +101,13 @@ describe('export → reset → import → export', () => {
     expect(text).not.toContain(s.client.client_secret);
     expect(text).not.toContain(s.refreshToken);
     expect(text).not.toContain(s.salToken);
+    // Limits as they were set; rules with the firings they have left, the spent one left out.
+    expect(first.orgs.find((o: any) => o.id === server.orgId).limits).toEqual({ edition: 'professional', users: 3, token_limits: false });
+    expect(first.orgs.find((o: any) => o.id === s.other.id).limits).toEqual({ credits: 4, concurrency: 3, storage_bytes: 1_048_576 });
+    expect(first.faults.map((f: any) => f.id)).toEqual(['other-fails', 'pets-drop', 'sal-slow']);
+    expect(first.faults[0]).toMatchObject({ match: { org: s.other.id, operation: 'record.get' }, action: { error: 'INTERNAL_ERROR' }, times: 2 });
+    expect(first.faults[1]).toMatchObject({ probability: 0.5, until: '2099-01-01T00:00:00.000Z', action: { reset: 'before_headers' } });
+    expect(first.faults[2].match).toEqual({ token_id: expect.any(String) });
 
     await server.admin('POST', '/reset');
     expect((await server.admin('GET', '/orgs')).orgs).toEqual([]);
@@ -104,6 +138,25 @@ describe('export → reset → import → export', () => {
     const users = (await server.admin('GET', `/orgs/${server.orgId}/users`)).users;
     expect(users.find((u: any) => u.email === 'gone@example.test').status).toBe('inactive');
     expect((await server.admin('GET', '/orgs')).orgs.find((o: any) => o.id === s.other.id).time_zone).toBe('Asia/Kolkata');
+
+    // The restored rule fires its two firings left, then stops; the restored credit limit refuses the fifth call.
+    const otherLimits = await server.admin('GET', `/orgs/${s.other.id}/limits`);
+    expect(otherLimits).toMatchObject({ source: 'org', effective: { credits: 4, concurrency: 3, storage_bytes: 1_048_576 }, usage: { credits_used: 0 } });
+    const otherGet = () => server.api('GET', `/crm/v8/Contacts/${s.otherRecord}`, { token: s.other.adminToken });
+    expectZohoError(await otherGet(), { status: 500, code: 'INTERNAL_ERROR' });
+    expectZohoError(await otherGet(), { status: 500, code: 'INTERNAL_ERROR' });
+    expect((await otherGet()).status).toBe(200);
+    expect((await otherGet()).status).toBe(200);
+    expectZohoError(await otherGet(), { status: 429, code: 'TOO_MANY_REQUESTS' });
+    const restored = (await server.admin('GET', '/faults')).faults;
+    // The token rule names Sal's token (restored from its hash): it fired on Sal's one call above, on no other.
+    expect(restored.map((f: any) => [f.id, f.times_left, f.fired])).toEqual([
+      ['other-fails', 0, 2],
+      ['pets-drop', null, 0],
+      ['sal-slow', null, 1],
+    ]);
+    const mine = await server.admin('GET', `/orgs/${server.orgId}/limits`);
+    expect(mine).toMatchObject({ source: 'org', settings: { edition: 'professional', users: 3, token_limits: false }, effective: { concurrency: 15, token_limits: false } });
   });
 
   it('re-importing into the same state changes nothing', async () => {

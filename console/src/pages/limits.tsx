@@ -1,18 +1,28 @@
 /**
- * LIMITS-FAULTS: the place for limits, quotas and fault rules. They come with the limits issue's admin API (in
- * progress elsewhere); this page is to show and edit them once that API has landed.
+ * Limits, quotas and fault rules: an org's limits and usage (the org picked in the header), the fault rules of the
+ * whole server, and the movable test clock — what the admin API's limits, faults and clock routes offer.
  */
+import { useState } from 'preact/hooks';
+import type { Org } from '../types';
 import { Page, Section } from '../ui';
+import { FaultRules } from './faults';
+import { OrgLimits } from './org-limits';
+import { TestClock } from './test-clock';
 
-export function LimitsPage() {
+export function LimitsPage({ org, orgs, orgId }: { org: Org | undefined; orgs: Org[]; orgId: string | undefined }) {
+  // Moving the clock moves credit windows: the org's usage is read again.
+  const [moves, setMoves] = useState(0);
   return (
     <Page title="Limits & faults">
-      <Section title="Not in this build yet">
-        <p>
-          Rate limits, API credit quotas and fault rules (delays, errors, dropped connections) will be shown and edited here once the server's admin
-          API for them is available. Until then they are not configurable from the console.
-        </p>
-      </Section>
+      {org ? (
+        <OrgLimits org={org} refreshKey={moves} />
+      ) : (
+        <Section title="Limits">
+          <p role="alert">{orgId ? `No org ${orgId}. It may have been removed by a reset.` : 'No org yet: limits are set per org.'}</p>
+        </Section>
+      )}
+      <FaultRules orgs={orgs} org={org} />
+      <TestClock onMoved={() => setMoves((n) => n + 1)} />
     </Page>
   );
 }

@@ -11,7 +11,7 @@ export function StatePage({ onChanged }: { onChanged: () => void }) {
   return (
     <Page title="Export, import, reset">
       <Section title="Export">
-        <p>The current state as a seed document: orgs, profiles, users, modules, records with their photos and attachments, tokens, OAuth clients and workflow rules. Importing it into an empty server restores the same state. Tokens and secrets are written as the hashes the server keeps.</p>
+        <p>The current state as a seed document: orgs, profiles, users, modules, records with their photos and attachments, tokens, OAuth clients, workflow rules, limits and fault rules. Importing it into an empty server restores the same state. Tokens and secrets are written as the hashes the server keeps.</p>
         <p class="row wrap">
           <a class="button" href={api.exportUrl(true)} download>
             Download seed document
