@@ -10,6 +10,11 @@
  * so the target is left as it was found and a rerun starts afresh. A process killed outright leaves no row either;
  * its copied blobs are unreferenced, and the target's orphan sweeper removes them. The source is only read, inside
  * one read transaction (on SQLite a snapshot, even if something writes meanwhile).
+ *
+ * What is copied: orgs, profiles, users, module settings, OAuth clients, grant codes, refresh and access tokens,
+ * workflow rules and every workflow event with its delivery attempts, limits and fault rules, records, photos and
+ * attachments. Not copied: credits spent in the rolling window (the target's window starts empty), the movable test
+ * clock's offset, and the request journal (kept in memory by each server).
  */
 import { createHash } from 'node:crypto';
 import { Inspector } from '../streams/inspector.js';
@@ -32,6 +37,13 @@ export interface MigrationReport {
   users: number;
   modules: number;
   tokens: number;
+  oauthClients: number;
+  grantCodes: number;
+  refreshTokens: number;
+  workflowRules: number;
+  /** Workflow events queued for delivery or delivered, with their delivery attempts. */
+  webhookEvents: number;
+  faultRules: number;
   records: number;
   photos: number;
   attachments: number;
@@ -131,7 +143,19 @@ export async function migrateStore(
 ): Promise<MigrationReport> {
   const { signal, progress = () => {} } = opts;
   await requireEmpty(target.store);
-  const report: MigrationReport = { orgs: 0, profiles: 0, users: 0, modules: 0, tokens: 0, records: 0, photos: 0, attachments: 0, blobs: 0, bytes: 0, verified: 0, skipped: [] };
+  const report: MigrationReport = {
+    orgs: 0,
+    profiles: 0,
+    users: 0,
+    modules: 0,
+    tokens: 0,
+    oauthClients: 0,
+    grantCodes: 0,
+    refreshTokens: 0,
+    workflowRules: 0,
+    webhookEvents: 0,
+    faultRules: 0,
+    records: 0, photos: 0, attachments: 0, blobs: 0, bytes: 0, verified: 0, skipped: [] };
   /** Target key → hash it must have, checked by reading every copy back before the commit. */
   const copies = new Map<string, string>();
   try {
@@ -207,12 +231,35 @@ async function copyAll(src: Ports, dst: Ports, from: BlobStore, to: BlobStore, s
       await dst.directory.upsertModuleSetting(m);
       report.modules++;
     }
+    // OAuth before access tokens: an integration's client, its refresh token and the access tokens minted from it
+    // all come across, so that it keeps refreshing against the new stores as it did.
+    for (const c of await src.oauth.listClients(org.id)) {
+      await dst.oauth.insertClient(c);
+      report.oauthClients++;
+    }
+    for (const g of await src.oauth.listGrantCodes(org.id)) {
+      await dst.oauth.insertGrantCode(g);
+      report.grantCodes++;
+    }
+    for (const r of await src.oauth.listRefreshTokens(org.id)) {
+      await dst.oauth.insertRefreshToken(r);
+      report.refreshTokens++;
+    }
     for (const t of await src.tokens.list(org.id)) {
       await dst.tokens.insert(t);
       report.tokens++;
     }
+    for (const w of await src.workflows.list(org.id)) {
+      await dst.workflows.insert(w);
+      report.workflowRules++;
+    }
+    await copyOutbox(src, dst, org.id, report);
     const limits = await src.limits.getSettings(org.id);
     if (limits) await dst.limits.putSettings(limits);
+  }
+  for (const f of await src.faults.list()) {
+    await dst.faults.insert(f);
+    report.faultRules++;
   }
   let sinceProgress = 0;
   for await (const m of recordsWithMedia(src, orgs)) {
@@ -243,6 +290,24 @@ async function copyAll(src: Ports, dst: Ports, from: BlobStore, to: BlobStore, s
   }
   // The rows were copied one by one, not through changes: each org's storage counter is counted from them.
   for (const org of orgs) await dst.storage.recount(org.id);
+}
+
+/**
+ * Every workflow event of the org with its delivery attempts: those still queued are deliveries the server
+ * acknowledged and owes, and the delivered ones are the history the admin API and console show.
+ */
+async function copyOutbox(src: Ports, dst: Ports, orgId: string, report: MigrationReport): Promise<void> {
+  const PAGE = 500;
+  // Read inside the source's one read transaction: offsets are stable over its snapshot.
+  for (let offset = 0; ; offset += PAGE) {
+    const events = await src.outbox.list(orgId, {}, { limit: PAGE, offset });
+    for (const e of events) {
+      await dst.outbox.insert(e);
+      for (const a of await src.outbox.listAttempts(e.id)) await dst.outbox.insertAttempt(a);
+      report.webhookEvents++;
+    }
+    if (events.length < PAGE) return;
+  }
 }
 
 /** Removes every key (best effort); returns how many could not be removed. */

@@ -26,6 +26,36 @@ const files = new Map<string, Buffer>();
 let lockedRecord = '';
 /** `Module/id` → the token of the record's org. */
 const tokens = new Map<string, string>();
+/** An integration's OAuth client and the refresh token it holds. */
+let integration: { clientId: string; clientSecret: string; refreshToken: string };
+
+async function tokenEndpoint(url: string, params: Record<string, string>) {
+  const res = await http('POST', `${url}/oauth/v2/token`, {
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(params).toString(),
+  });
+  return res.json as Record<string, string>;
+}
+
+/** What the source holds besides records and media, read the same way from either store. */
+async function configuration(store: MetadataStore) {
+  const orgs = (await store.directory.listOrgs()).sort((a, b) => a.id.localeCompare(b.id));
+  const perOrg = [];
+  for (const org of orgs) {
+    const events = await store.outbox.list(org.id, {}, { limit: 10_000, offset: 0 });
+    perOrg.push({
+      clients: await store.oauth.listClients(org.id),
+      codes: await store.oauth.listGrantCodes(org.id),
+      refreshTokens: await store.oauth.listRefreshTokens(org.id),
+      accessTokens: await store.tokens.list(org.id),
+      workflows: await store.workflows.list(org.id),
+      events,
+      attempts: await Promise.all(events.map((e) => store.outbox.listAttempts(e.id))),
+      limits: await store.limits.getSettings(org.id),
+    });
+  }
+  return { perOrg, faults: await store.faults.list() };
+}
 
 async function sha(store: BlobStore, key: string): Promise<string> {
   const r = await store.open(key);
@@ -61,6 +91,17 @@ function s3Env(): NodeJS.ProcessEnv {
 beforeAll(async () => {
   // Content hashes on, so that the copy is also checked against the hash recorded at upload.
   source = await TestServer.start({ contentHash: 'sha256' }, 'sqlite-disk');
+  // State an integration depends on besides records: its OAuth client and refresh token, a workflow rule whose
+  // deliveries (to a port nobody listens on) stay queued with their failed attempts, limits and a fault rule.
+  const client = await source.admin('POST', `/orgs/${source.orgId}/oauth-clients`, { name: 'Integration', user: source.adminUserId });
+  const code = await source.admin('POST', `/orgs/${source.orgId}/oauth-clients/${client.client_id}/grant-codes`, { scopes: 'ZohoCRM.modules.ALL' });
+  const exchanged = await tokenEndpoint(source.url, { grant_type: 'authorization_code', client_id: client.client_id, client_secret: client.client_secret, code: code.code });
+  expect(exchanged['refresh_token']).toBeTruthy();
+  integration = { clientId: client.client_id, clientSecret: client.client_secret, refreshToken: exchanged['refresh_token']! };
+  await source.admin('POST', `/orgs/${source.orgId}/oauth-clients/${client.client_id}/grant-codes`, { scopes: 'ZohoCRM.modules.Leads.READ' });
+  await source.admin('POST', `/orgs/${source.orgId}/workflows`, { name: 'hook', module: 'Leads', event: 'photo_uploaded', url: 'http://127.0.0.1:9/hook', secret: 's3cret', active: true });
+  await source.admin('PUT', `/orgs/${source.orgId}/limits`, { credits: 1_000_000 });
+  await source.admin('POST', '/faults', { match: { operation: 'org.get' }, action: { delay_ms: 1 } });
   const images = [png(30, 20), jpeg(64, 48), gif(5, 5), bmp(7, 3), png(800, 600)];
   const other = await source.createOrg('Second', 'Asia/Kolkata');
   for (let i = 0; i < 12; i++) {
@@ -119,6 +160,8 @@ describe('migrate-store from SQLite + disk to PostgreSQL + S3', () => {
     expect(report).toMatchObject({ orgs: 2, records: 12, photos: photos.size, attachments: files.size + 12 });
     expect(report.verified).toBe(report.blobs);
     expect(report.blobs).toBe(photos.size + files.size);
+    expect(report).toMatchObject({ oauthClients: 1, grantCodes: 2, refreshTokens: 1, workflowRules: 1, faultRules: 1 });
+    expect(report.webhookEvents).toBeGreaterThan(0);
 
     // Independently of the command's own check: every row and every blob, source against target.
     const srcConfig = loadConfig({ dataDir: source.dataDir }, {});
@@ -142,6 +185,9 @@ describe('migrate-store from SQLite + disk to PostgreSQL + S3', () => {
         expect(await sha(dstBlobs, a.blobKey!)).toBe(srcHash);
       }
       expect((await dstStore.directory.listOrgs()).map((o) => o.id).sort()).toEqual((await srcStore.directory.listOrgs()).map((o) => o.id).sort());
+      const copied = await configuration(dstStore);
+      expect(copied).toEqual(await configuration(srcStore));
+      expect(copied.perOrg.flatMap((o) => o.events).length).toBe(report.webhookEvents);
     } finally {
       for (const s of [srcBlobs, dstBlobs]) await s.close();
       for (const s of [srcStore, dstStore]) await s.close();
@@ -160,6 +206,15 @@ describe('migrate-store from SQLite + disk to PostgreSQL + S3', () => {
   it('a server on the migrated stores answers as before: same tokens, same bytes, same states', async () => {
     const migrated = await TestServer.start({ ...target.overrides, devToken: source.devToken }, 'sqlite-disk');
     try {
+      // The integration keeps refreshing with what it held before the move.
+      const refreshed = await tokenEndpoint(migrated.url, {
+        grant_type: 'refresh_token',
+        client_id: integration.clientId,
+        client_secret: integration.clientSecret,
+        refresh_token: integration.refreshToken,
+      });
+      expect(refreshed['access_token'], JSON.stringify(refreshed)).toBeTruthy();
+      expect((await http('GET', `${migrated.url}/crm/v8/org`, { token: refreshed['access_token'] })).status).toBe(200);
       for (const [path, { image, token }] of photos) {
         const res = await http('GET', `${migrated.url}/crm/v8/${path}/photo`, { token });
         if (path === lockedRecord) {
