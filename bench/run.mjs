@@ -42,6 +42,8 @@ const S3 = env.BENCH_S3 === '1';
 // Start-up cells (bench/lib/startup.mjs): BENCH_STARTUP=0 skips them; BENCH_STARTUP_ROUNDS starts of each system.
 const STARTUP = env.BENCH_STARTUP !== '0';
 const STARTUP_ROUNDS = Math.max(1, Math.floor(num(env.BENCH_STARTUP_ROUNDS, 5)));
+// BENCH_STARTUP_TREE=0: without the unbundled dist/cli.js beside the package's bundle.
+const STARTUP_TREE = env.BENCH_STARTUP_TREE !== '0';
 const LARGE_COUNT = Math.floor(num(env.BENCH_LARGE_COUNT, 100_000));
 // PostgreSQL's cost-growth cells (with BENCH_LARGE=1): the LARGE_COUNT store, and a store of this many records for
 // the small-GET cell (0 = none).
@@ -121,7 +123,9 @@ const runCell = makeRunCell({ root: ROOT, tmp, warmupMs: WARMUP_MS, laterWarmupM
 
 async function main() {
   const t0 = Date.now();
-  if (!existsSync(join(ROOT, 'dist/cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` (npm run bench does)');
+  for (const built of ['dist/cli.js', 'dist/bundle/cli.js']) {
+    if (!existsSync(join(ROOT, built))) throw new Error(`${built} is missing: run \`npm run build\` (npm run bench does)`);
+  }
   if (HAS_TASKSET) {
     // This orchestrator (and its verification passes) share the load generator's CPU, never the servers'.
     execFileSync('taskset', ['-a', '-p', '-c', String(LOAD_CPU), String(process.pid)], { stdio: 'ignore' });
@@ -149,7 +153,7 @@ async function main() {
   let startup;
   if (STARTUP) {
     try {
-      startup = await runStartupCells({ root: ROOT, rounds: STARTUP_ROUNDS, crmNodeFlags: CRM_NODE_FLAGS, log });
+      startup = await runStartupCells({ root: ROOT, rounds: STARTUP_ROUNDS, crmNodeFlags: CRM_NODE_FLAGS, tree: STARTUP_TREE, log });
     } catch (err) {
       log(`  start-up cells failed: ${err.stack}`);
     }

@@ -3,7 +3,6 @@
  * `crm-media`: `serve` (the default) runs the server; the other subcommands administer the same data directly
  * through the same AdminService the admin HTTP API uses (they work with the server running or not).
  */
-import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { registerAdminCommands } from './cli/admin-commands.js';
 import { registerBackupCommands } from './cli/backup-commands.js';
@@ -13,9 +12,10 @@ import { registerMaintenanceCommands } from './cli/maintenance-commands.js';
 import { registerServe } from './cli/serve.js';
 import { cliErrorText } from './cli/errors.js';
 import { addStoreOptions, markRequiredOptions } from './cli/shared.js';
+import { packageRoot } from './package-root.js';
 
-// package.json is one folder up from both src/cli.ts and dist/cli.js.
-const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+// Read at run time rather than compiled in, so that a build never reports a stale version.
+const version = packageRoot()?.version ?? 'unknown';
 
 const program = addStoreOptions(
   new Command().name('crm-media').description("A self-hostable server for Zoho CRM's record photo and attachment API").version(version),

@@ -92,8 +92,15 @@ export async function packAndInstall(): Promise<PackedInstall> {
     await rm(installed, { recursive: true, force: true });
     await mkdir(installed, { recursive: true });
     await run('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
-    // npm makes the commands executable when it installs them; so must this.
-    for (const target of new Set(Object.values(pkg['bin'] as Record<string, string>))) await chmod(join(installed, target), 0o755);
+    // npm makes the commands executable and links them into node_modules/.bin when it installs them; so must this
+    // (the links of the earlier install may name a file this tarball no longer has: the bins moved to dist/bundle/).
+    const bins = Object.entries(pkg['bin'] as Record<string, string>);
+    for (const target of new Set(bins.map(([, t]) => t))) await chmod(join(installed, target), 0o755);
+    for (const [name, target] of bins) {
+      const link = join(dir, 'node_modules', '.bin', name);
+      await rm(link, { force: true });
+      await symlink(join('..', 'crm-media-server', target), link);
+    }
   }
   return {
     dir,

@@ -4,7 +4,7 @@
  * from a fresh project, and the README's embedding examples (examples/) run against it.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -104,8 +104,10 @@ afterAll(async () => {
 describe('the packed package', () => {
   it('holds the built runtime files, their type declarations, the built console and the pinned dependency tree — no sources, tests or maps', () => {
     expect(pkg.files).toEqual(
-      expect.arrayContaining(['package.json', 'README.md', 'npm-shrinkwrap.json', 'dist/cli.js', 'dist/api.js', 'dist/api.d.ts', 'dist/console/index.html']),
+      expect.arrayContaining(['package.json', 'README.md', 'npm-shrinkwrap.json', 'dist/bundle/cli.js', 'dist/bundle/api.js', 'dist/api.d.ts', 'dist/console/index.html']),
     );
+    // The code runs from the bundle only (bins and main export); the compiled tree is there for its declarations.
+    expect(pkg.files.filter((f) => f.endsWith('.js') && !f.startsWith('dist/bundle/') && !f.startsWith('dist/console/'))).toEqual([]);
     const built = (f: string) => /^dist\/.+\.(js|d\.ts)$/.test(f) || /^dist\/console\/.+\.(html|js|css)$/.test(f);
     const strays = pkg.files.filter((f) => !built(f) && !['package.json', 'README.md', 'npm-shrinkwrap.json'].includes(f));
     expect(strays).toEqual([]);
@@ -122,6 +124,9 @@ describe('the packed package', () => {
   });
 
   it('`crm-media-server serve --in-memory` from an empty folder: a photo round-trips with the published dev token; nothing is written there', async () => {
+    // Both commands are the bundle, which must find the console and package.json from dist/bundle/.
+    const bundle = join(pkg.dir, 'node_modules', 'crm-media-server', 'dist', 'bundle', 'cli.js');
+    for (const name of ['crm-media-server', 'crm-media']) expect(await realpath(pkg.bin(name))).toBe(await realpath(bundle));
     const cwd = await emptyFolder();
     const srv = await startCommand(pkg.bin('crm-media-server'), ['serve', '--in-memory', '--port', String(await freePort()), '--log-format', 'json'], cwd);
     try {
@@ -159,7 +164,9 @@ describe('the packed package', () => {
 
   it('`npx crm-media-server --version` in the installing project finds the command', async () => {
     const r = await run('npx', ['--offline', '--no-install', 'crm-media-server', '--version'], { cwd: pkg.dir, env: userEnv() });
-    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    // The package's own version, read by the bundle from the package's folder.
+    const { version } = JSON.parse(await readFile(join(pkg.dir, 'node_modules', 'crm-media-server', 'package.json'), 'utf8')) as { version: string };
+    expect(r.stdout.trim()).toBe(version);
   });
 });
 
@@ -173,7 +180,7 @@ describe('the programmatic API, from a fresh project', () => {
 const seed = { orgs: [{ id: '111', name: 'Acme', users: [{ name: 'Pat', email: 'pat@acme.test', profile: 'Administrator' }] }] };
 const srv = await startCrmMedia({ inMemory: true, seed });
 const auth = { Authorization: 'Zoho-oauthtoken ' + srv.token };
-const facts = { token: srv.token === DEV_ACCESS_TOKEN, org: srv.orgId, url: srv.url };
+const facts = { token: srv.token === DEV_ACCESS_TOKEN, org: srv.orgId, url: srv.url, main: import.meta.resolve('crm-media-server') };
 const made = await fetch(srv.url + '/crm/v8/Leads', { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ data: [{ Last_Name: 'Boyle' }] }) });
 facts.created = made.status;
 const id = (await made.json()).data[0].details.id;
@@ -202,6 +209,7 @@ console.log(JSON.stringify(facts));
       orgsAfterReset: ['Acme'],
       orgAfterReset: '111',
     });
+    expect(facts.main).toMatch(/\/node_modules\/crm-media-server\/dist\/bundle\/api\.js$/);
   });
 
   it('its type declarations check in a strict TypeScript project', async () => {

@@ -10,14 +10,20 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isZohoError, zohoError } from '../../domain/errors.js';
+import { packageRoot } from '../../package-root.js';
 import type { AdminGate } from '../admin-gate.js';
 import { readBounded, rejectRequest, sendError, sendJson } from '../http.js';
 
-/** Where `npm run build` puts the console: the same place relative to this module in src/ and in dist/. */
-export const CONSOLE_DIR = fileURLToPath(new URL('../../../dist/console/', import.meta.url));
+/**
+ * Where `npm run build` puts the console, found from the package's folder: this module runs from src/, dist/ and
+ * the bundle's dist/bundle/ (src/package-root.ts). Outside the package there is no console; the page says so.
+ */
+export const CONSOLE_DIR: string | undefined = (() => {
+  const root = packageRoot();
+  return root ? join(root.dir, 'dist', 'console') : undefined;
+})();
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -47,8 +53,9 @@ interface Asset {
 }
 
 /** The built files, read once at start: a few hundred kilobytes at most. */
-function loadAssets(dir: string): Map<string, Asset> {
+function loadAssets(dir: string | undefined): Map<string, Asset> {
   const assets = new Map<string, Asset>();
+  if (dir === undefined) return assets;
   let entries: string[];
   try {
     entries = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
@@ -66,7 +73,7 @@ function loadAssets(dir: string): Map<string, Asset> {
 const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>crm-media console</title></head>
 <body><h1>The console is not built</h1><p>Run <code>npm run build</code> in the package, then restart the server.</p></body></html>`;
 
-export function registerConsoleRoutes(app: FastifyInstance, gate: AdminGate, dir: string = CONSOLE_DIR): void {
+export function registerConsoleRoutes(app: FastifyInstance, gate: AdminGate, dir: string | undefined = CONSOLE_DIR): void {
   const assets = loadAssets(dir);
 
   const serve = (request: FastifyRequest, reply: FastifyReply, path: string) => {
