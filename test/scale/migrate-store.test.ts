@@ -214,7 +214,10 @@ describe('migrate-store from SQLite + disk to PostgreSQL + S3', () => {
         refresh_token: integration.refreshToken,
       });
       expect(refreshed['access_token'], JSON.stringify(refreshed)).toBeTruthy();
-      expect((await http('GET', `${migrated.url}/crm/v8/org`, { token: refreshed['access_token'] })).status).toBe(200);
+      const [path, photo] = [...photos].find(([p, v]) => p.startsWith('Leads/') && p !== lockedRecord && v.token === source.devToken)!;
+      const withRefreshed = await http('GET', `${migrated.url}/crm/v8/${path}/photo`, { token: refreshed['access_token'] });
+      expect(withRefreshed.status, withRefreshed.text).toBe(200);
+      expect(withRefreshed.body.equals(photo.image)).toBe(true);
       for (const [path, { image, token }] of photos) {
         const res = await http('GET', `${migrated.url}/crm/v8/${path}/photo`, { token });
         if (path === lockedRecord) {
