@@ -452,7 +452,7 @@ function renderMarkdown({ meta, summary, records, memory, large, nginx, s3, skip
       const how =
         lg.backend === 'sqlite-disk'
           ? "directly through the project's storage modules (bench/seed-large.mjs)"
-          : `in bulk (bench/seed-large-pg.mjs: one record and photo through the project's PostgreSQL store, the rest copied from them by multi-row inserts of 10,000, then \`analyze\`)${lg.blobs < lg.count ? `; the records share ${lg.blobs.toLocaleString('en-US')} photo files, so the figure isolates the metadata's growth` : ''}`;
+          : `in bulk (bench/seed-large-pg.mjs: one record and photo through the project's PostgreSQL store, the rest copied from them by multi-row inserts of 10,000, then \`vacuum (analyze)\`)${lg.blobs < lg.count ? `; the records share ${lg.blobs.toLocaleString('en-US')} photo files, so the figure isolates the metadata's growth` : ''}`;
       const tables = lg.tables ? ` The records and photos tables with their indexes take ${Math.round(lg.tables.mib)} MiB; PostgreSQL's shared_buffers is ${lg.tables.sharedBuffers}.` : '';
       L.push(
         `Seeded in ${lg.seedSeconds.toFixed(0)} s ${how}; the 20 KiB GET reads the ${lg.count.toLocaleString('en-US')} seeded records' photos in random order, the 1 MiB download (where run) a 64-record fixture set added through the API. The small store is a fresh server on the same backend with only the fixtures; the two alternate cell by cell in every round.${tables}`,
