@@ -189,6 +189,9 @@ export async function migrateStore(
   return report;
 }
 
+/** The report's counts of rows copied as they are. */
+type CountedRows = 'profiles' | 'users' | 'modules' | 'oauthClients' | 'grantCodes' | 'refreshTokens' | 'tokens' | 'workflowRules' | 'faultRules';
+
 interface CopyState {
   report: MigrationReport;
   copies: Map<string, string>;
@@ -215,52 +218,32 @@ async function copyAll(src: Ports, dst: Ports, from: BlobStore, to: BlobStore, s
     }
   };
 
+  /** Every row `rows` gives, written by `insert`, counted under `counter`. */
+  const copyRows = async <T>(rows: Promise<T[]>, insert: (row: T) => Promise<void>, counter: CountedRows): Promise<void> => {
+    for (const row of await rows) {
+      await insert(row);
+      report[counter]++;
+    }
+  };
   const orgs = await src.directory.listOrgs();
   for (const org of orgs) {
     await dst.directory.insertOrg(org);
     report.orgs++;
-    for (const p of await src.directory.listProfiles(org.id)) {
-      await dst.directory.insertProfile(p);
-      report.profiles++;
-    }
-    for (const u of await src.directory.listUsers(org.id)) {
-      await dst.directory.insertUser(u);
-      report.users++;
-    }
-    for (const m of await src.directory.listModuleSettings(org.id)) {
-      await dst.directory.upsertModuleSetting(m);
-      report.modules++;
-    }
+    await copyRows(src.directory.listProfiles(org.id), (p) => dst.directory.insertProfile(p), 'profiles');
+    await copyRows(src.directory.listUsers(org.id), (u) => dst.directory.insertUser(u), 'users');
+    await copyRows(src.directory.listModuleSettings(org.id), (m) => dst.directory.upsertModuleSetting(m), 'modules');
     // OAuth before access tokens: an integration's client, its refresh token and the access tokens minted from it
     // all come across, so that it keeps refreshing against the new stores as it did.
-    for (const c of await src.oauth.listClients(org.id)) {
-      await dst.oauth.insertClient(c);
-      report.oauthClients++;
-    }
-    for (const g of await src.oauth.listGrantCodes(org.id)) {
-      await dst.oauth.insertGrantCode(g);
-      report.grantCodes++;
-    }
-    for (const r of await src.oauth.listRefreshTokens(org.id)) {
-      await dst.oauth.insertRefreshToken(r);
-      report.refreshTokens++;
-    }
-    for (const t of await src.tokens.list(org.id)) {
-      await dst.tokens.insert(t);
-      report.tokens++;
-    }
-    for (const w of await src.workflows.list(org.id)) {
-      await dst.workflows.insert(w);
-      report.workflowRules++;
-    }
+    await copyRows(src.oauth.listClients(org.id), (c) => dst.oauth.insertClient(c), 'oauthClients');
+    await copyRows(src.oauth.listGrantCodes(org.id), (g) => dst.oauth.insertGrantCode(g), 'grantCodes');
+    await copyRows(src.oauth.listRefreshTokens(org.id), (r) => dst.oauth.insertRefreshToken(r), 'refreshTokens');
+    await copyRows(src.tokens.list(org.id), (t) => dst.tokens.insert(t), 'tokens');
+    await copyRows(src.workflows.list(org.id), (w) => dst.workflows.insert(w), 'workflowRules');
     await copyOutbox(src, dst, org.id, report);
     const limits = await src.limits.getSettings(org.id);
     if (limits) await dst.limits.putSettings(limits);
   }
-  for (const f of await src.faults.list()) {
-    await dst.faults.insert(f);
-    report.faultRules++;
-  }
+  await copyRows(src.faults.list(), (f) => dst.faults.insert(f), 'faultRules');
   let sinceProgress = 0;
   for await (const m of recordsWithMedia(src, orgs)) {
     await dst.records.insert(m.record);
