@@ -116,7 +116,8 @@ export class CrmSystem {
       env: childEnv(env),
     });
     await waitForOutput(this.child, /is listening on/, 60_000);
-    const org = this.child.output().match(/org:.*\(id (\d+)/);
+    // The welcome text (older builds, a terminal) or the welcome record (JSON log format) names the default org.
+    const org = this.child.output().match(/org:.*\(id (\d+)/) ?? this.child.output().match(/"org":\{"id":"(\d+)"/);
     if (org) this.orgId = org[1];
   }
 
