@@ -30,6 +30,8 @@ import type { MetadataView } from './ports/metadata.js';
 export interface Admission {
   /** For `X-API-CREDITS-REMAINING`; undefined when the header is not sent (no credit limit, or less than half used). */
   creditsRemaining: number | undefined;
+  /** Whether the call holds concurrency slots that `release` must give back (none when no concurrency limit applies). */
+  holdsSlots: boolean;
   /** Gives the call's slots back; idempotent. */
   release(): void;
 }
@@ -38,7 +40,7 @@ export type AdmissionResult =
   | { admitted: true; admission: Admission }
   | { admitted: false; error: ZohoError; mark: string; creditsRemaining: number | undefined };
 
-const NOTHING_HELD: Admission = Object.freeze({ creditsRemaining: undefined, release: () => {} });
+const NOTHING_HELD: Admission = Object.freeze({ creditsRemaining: undefined, holdsSlots: false, release: () => {} });
 
 /** How long a lease outlives its last heartbeat. */
 export const LEASE_MS = 15_000;
@@ -135,6 +137,7 @@ export class Admissions {
         admitted: true,
         admission: {
           creditsRemaining,
+          holdsSlots: keys.length > 0,
           release: () => {
             if (released) return;
             released = true;

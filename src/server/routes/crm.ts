@@ -83,7 +83,8 @@ function moduleCall<Op extends OperationName>({ principal, operation, resource }
   return { principal, operation, version: resource.version, module: resource.module };
 }
 function recordCall<Op extends OperationName>(ctx: OnModule<Op> & { resource: { recordId: string } }): RecordCall<Op> {
-  return { ...moduleCall(ctx), recordId: ctx.resource.recordId };
+  const { principal, operation, resource } = ctx;
+  return { principal, operation, version: resource.version, module: resource.module, recordId: resource.recordId };
 }
 
 /** Per-item results as `{"data":[…]}`: 200 when any item succeeded, else 400. */

@@ -1,9 +1,12 @@
 import type { CrmRecord, Photo, RecordState } from '../../../domain/entities.js';
 import type { Page } from '../../../domain/ports/page.js';
 import type { RecordStore } from '../../../domain/ports/records.js';
-import { type QueryContext, affected, aliased, insertingUnique, unaliased } from '../query-context.js';
+import { type QueryContext, affected, aliased, insertingUnique, unaliasing } from '../query-context.js';
 import { readPhoto, readRecord, writeRecord } from '../rows.js';
 import { COLUMNS, type PhotosTable, type RecordsTable } from '../schema.js';
+
+const recordOfJoin = unaliasing<RecordsTable>('r', COLUMNS.records);
+const photoOfJoin = unaliasing<PhotosTable>('p', COLUMNS.photos);
 
 export class RecordQueries implements RecordStore {
   constructor(private readonly q: QueryContext) {}
@@ -35,8 +38,8 @@ export class RecordQueries implements RecordStore {
       [orgId, id],
     )) as Record<string, unknown>[];
     if (!joined) return undefined;
-    const record = readRecord(unaliased<RecordsTable>(joined, 'r', COLUMNS.records));
-    const photo = joined['p_record_id'] === null ? undefined : readPhoto(unaliased<PhotosTable>(joined, 'p', COLUMNS.photos));
+    const record = readRecord(recordOfJoin(joined));
+    const photo = joined['p_record_id'] === null ? undefined : readPhoto(photoOfJoin(joined));
     return { record, photo };
   }
 

@@ -1,6 +1,6 @@
 import type { AccessToken, GrantCode, OAuthClient, RefreshToken } from '../../../domain/entities.js';
 import type { AccessTokenStore, OAuthStore, TokenPrincipalRow } from '../../../domain/ports/tokens.js';
-import { type QueryContext, affected, aliased, insertingUnique, unaliased } from '../query-context.js';
+import { type QueryContext, affected, aliased, insertingUnique, unaliasing } from '../query-context.js';
 import {
   readAccessToken,
   readGrantCode,
@@ -15,6 +15,11 @@ import {
   writeRefreshToken,
 } from '../rows.js';
 import { type AccessTokensTable, COLUMNS, type OrgsTable, type ProfilesTable, type UsersTable } from '../schema.js';
+
+const tokenOfJoin = unaliasing<AccessTokensTable>('t', COLUMNS.access_tokens);
+const userOfJoin = unaliasing<UsersTable>('u', COLUMNS.users);
+const profileOfJoin = unaliasing<ProfilesTable>('p', COLUMNS.profiles);
+const orgOfJoin = unaliasing<OrgsTable>('o', COLUMNS.orgs);
 
 export class AccessTokenQueries implements AccessTokenStore {
   constructor(private readonly q: QueryContext) {}
@@ -40,10 +45,10 @@ export class AccessTokenQueries implements AccessTokenStore {
       .executeTakeFirst()) as Record<string, unknown> | undefined;
     if (!joined) return undefined;
     return {
-      token: readAccessToken(unaliased<AccessTokensTable>(joined, 't', COLUMNS.access_tokens)),
-      user: readUser(unaliased<UsersTable>(joined, 'u', COLUMNS.users)),
-      profile: readProfile(unaliased<ProfilesTable>(joined, 'p', COLUMNS.profiles)),
-      org: readOrg(unaliased<OrgsTable>(joined, 'o', COLUMNS.orgs)),
+      token: readAccessToken(tokenOfJoin(joined)),
+      user: readUser(userOfJoin(joined)),
+      profile: readProfile(profileOfJoin(joined)),
+      org: readOrg(orgOfJoin(joined)),
     };
   }
 
