@@ -18,7 +18,7 @@ import { StatePage } from './pages/state';
 import { TokensPage } from './pages/tokens';
 import { WorkflowsPage } from './pages/workflows';
 import type { Org } from './types';
-import { useLoad } from './ui';
+import { OrgOptions, useLoad } from './ui';
 
 type SessionState = { kind: 'checking' } | { kind: 'out'; ended?: boolean } | { kind: 'in'; expiresAt: string };
 
@@ -165,11 +165,7 @@ function OrgPicker({ orgs, current, route }: { orgs: Org[]; current: string | un
           location.hash = to.slice(1);
         }}
       >
-        {orgs.map((o) => (
-          <option key={o.id} value={o.id}>
-            {o.name}
-          </option>
-        ))}
+        <OrgOptions orgs={orgs} />
       </select>
     </label>
   );

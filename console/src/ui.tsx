@@ -2,6 +2,10 @@
 import type { ComponentChildren, TargetedDragEvent } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api';
+import type { Org, User } from './types';
+
+/** What a user option shows. */
+type UserLabel = Pick<User, 'id' | 'name' | 'email'>;
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -268,6 +272,32 @@ export function Options({ values }: { values: readonly string[] }) {
       {values.map((v) => (
         <option key={v} value={v}>
           {v}
+        </option>
+      ))}
+    </>
+  );
+}
+
+/** A select's options for users: each by name and email, its value the user's id. */
+export function UserOptions({ users }: { users: readonly UserLabel[] }) {
+  return (
+    <>
+      {users.map((u) => (
+        <option key={u.id} value={u.id}>
+          {u.name} ({u.email})
+        </option>
+      ))}
+    </>
+  );
+}
+
+/** A select's options for orgs: each by name, its value the org's id. */
+export function OrgOptions({ orgs }: { orgs: readonly Pick<Org, 'id' | 'name'>[] }) {
+  return (
+    <>
+      {orgs.map((o) => (
+        <option key={o.id} value={o.id}>
+          {o.name}
         </option>
       ))}
     </>

@@ -8,7 +8,7 @@ import { FAULT_OPERATIONS, RESET_POINTS, faultErrorNames } from '../../../src/do
 import { STANDARD_MODULES } from '../../../src/domain/modules';
 import { api } from '../api';
 import type { FaultRule, NewFault, Org } from '../types';
-import { DataTable, Field, Loading, Notice, Options, Section, bytes, fieldProblems, useAction, useLoad, when } from '../ui';
+import { DataTable, Field, Loading, Notice, Options, OrgOptions, Section, UserOptions, bytes, fieldProblems, useAction, useLoad, when } from '../ui';
 
 /** `photo.*` for every family the operations name: a rule may match a whole family. */
 const FAMILIES = [...new Set(FAULT_OPERATIONS.filter((op) => op.includes('.')).map((op) => `${op.split('.')[0]}.*`))];
@@ -199,21 +199,13 @@ export function FaultRules({ orgs, org }: { orgs: Org[]; org: Org | undefined })
             <Field label="Org" problem={invalid('match.org')}>
               <select value={form.org} onChange={(e) => setForm({ ...form, org: e.currentTarget.value, user: '' })}>
                 <option value="">any</option>
-                {orgs.map((o) => (
-                  <option key={o.id} value={o.id}>
-                    {o.name}
-                  </option>
-                ))}
+                <OrgOptions orgs={orgs} />
               </select>
             </Field>
             <Field label="User" hint={userOrg ? `of ${orgName(userOrg)}` : undefined} problem={invalid('match.user')}>
               <select value={form.user} onChange={set('user')}>
                 <option value="">any</option>
-                {(users.data?.users ?? []).map((u) => (
-                  <option key={u.id} value={u.id}>
-                    {u.name} ({u.email})
-                  </option>
-                ))}
+                <UserOptions users={users.data?.users ?? []} />
               </select>
             </Field>
             <Field label="Access token" hint="its value; kept as the token's id" problem={invalid('match.token')}>

@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import type { OAuthClient, Org, User } from '../types';
-import { DataTable, Field, Loading, Notice, Page, Section, ShownOnce, useAction, useLoad, when } from '../ui';
+import { DataTable, Field, Loading, Notice, Page, Section, ShownOnce, UserOptions, useAction, useLoad, when } from '../ui';
 
 export function OAuthPage({ org }: { org: Org }) {
   const clients = useLoad(() => api.clients(org.id), [org.id]);
@@ -106,11 +106,7 @@ export function OAuthPage({ org }: { org: Org }) {
 function UserSelect({ users, value, onChange, label }: { users: User[]; value: string; onChange: (v: string) => void; label?: string }) {
   return (
     <select value={value} onChange={(e) => onChange(e.currentTarget.value)} aria-label={label}>
-      {users.map((u) => (
-        <option key={u.id} value={u.id}>
-          {u.name} ({u.email})
-        </option>
-      ))}
+      <UserOptions users={users} />
     </select>
   );
 }

@@ -5,7 +5,7 @@ import { STANDARD_MODULES } from '../../../src/domain/modules';
 import { api } from '../api';
 import { type Route, go, href } from '../router';
 import type { CrmRecord, Org } from '../types';
-import { DataTable, Field, Loading, Notice, Page, Section, useAction, useLoad, when } from '../ui';
+import { DataTable, Field, Loading, Notice, Page, Section, UserOptions, useAction, useLoad, when } from '../ui';
 
 /** The field Zoho shows as a record's name, per module family; else the first text field. */
 export function recordName(r: CrmRecord): string {
@@ -92,11 +92,7 @@ function NewRecord({ org, module, users, onCreated }: { org: Org; module: string
         <Field label="Owner">
           <select value={owner} onChange={(e) => setOwner(e.currentTarget.value)}>
             <option value="">the org's first administrator</option>
-            {users.map((u) => (
-              <option key={u.id} value={u.id}>
-                {u.name} ({u.email})
-              </option>
-            ))}
+            <UserOptions users={users} />
           </select>
         </Field>
         <Field label="State">

@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import type { Org, Token } from '../types';
-import { DataTable, Field, Loading, Notice, Page, Section, ShownOnce, useAction, useLoad, when } from '../ui';
+import { DataTable, Field, Loading, Notice, Page, Section, ShownOnce, UserOptions, useAction, useLoad, when } from '../ui';
 
 const SCOPES = [
   ['ZohoCRM.modules.ALL', 'every module, every operation'],
@@ -68,11 +68,7 @@ export function TokensPage({ org }: { org: Org }) {
         >
           <Field label="User">
             <select value={user || users.data?.users[0]?.id} onChange={(e) => setUser(e.currentTarget.value)}>
-              {(users.data?.users ?? []).map((u) => (
-                <option key={u.id} value={u.id}>
-                  {u.name} ({u.email})
-                </option>
-              ))}
+              <UserOptions users={users.data?.users ?? []} />
             </select>
           </Field>
           <fieldset class="scopes">
