@@ -83,8 +83,7 @@ function moduleCall<Op extends OperationName>({ principal, operation, resource }
   return { principal, operation, version: resource.version, module: resource.module };
 }
 function recordCall<Op extends OperationName>(ctx: OnModule<Op> & { resource: { recordId: string } }): RecordCall<Op> {
-  const { principal, operation, resource } = ctx;
-  return { principal, operation, version: resource.version, module: resource.module, recordId: resource.recordId };
+  return { ...moduleCall(ctx), recordId: ctx.resource.recordId };
 }
 
 /** Per-item results as `{"data":[…]}`: 200 when any item succeeded, else 400. */
