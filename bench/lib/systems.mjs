@@ -117,8 +117,8 @@ export class CrmSystem {
     });
     await waitForOutput(this.child, /is listening on/, 60_000);
     // The welcome text (older builds, a terminal) or the welcome record (JSON log format) names the default org.
-    const org = this.child.output().match(/org:.*\(id (\d+)/) ?? this.child.output().match(/"org":\{"id":"(\d+)"/);
-    if (org) this.orgId = org[1];
+    const org = this.child.output().match(/org:.*\(id (\d+)|"org":\{"id":"(\d+)"/);
+    if (org) this.orgId = org[1] ?? org[2];
   }
 
   /** A fresh database (dropped by shutdown) and, for pg-s3, a bucket of its own. */

@@ -144,18 +144,10 @@ export async function migrateStore(
   const { signal, progress = () => {} } = opts;
   await requireEmpty(target.store);
   const report: MigrationReport = {
-    orgs: 0,
-    profiles: 0,
-    users: 0,
-    modules: 0,
-    tokens: 0,
-    oauthClients: 0,
-    grantCodes: 0,
-    refreshTokens: 0,
-    workflowRules: 0,
-    webhookEvents: 0,
-    faultRules: 0,
-    records: 0, photos: 0, attachments: 0, blobs: 0, bytes: 0, verified: 0, skipped: [] };
+    orgs: 0, profiles: 0, users: 0, modules: 0, tokens: 0, oauthClients: 0, grantCodes: 0, refreshTokens: 0,
+    workflowRules: 0, webhookEvents: 0, faultRules: 0, records: 0, photos: 0, attachments: 0,
+    blobs: 0, bytes: 0, verified: 0, skipped: [],
+  };
   /** Target key → hash it must have, checked by reading every copy back before the commit. */
   const copies = new Map<string, string>();
   try {
