@@ -40,6 +40,7 @@ export class Authenticator {
       if (hit.expiresAt !== null && hit.expiresAt <= now) throw zohoError('INVALID_TOKEN');
       return hit.principal;
     }
+    const mark = this.cache.mark;
     const row = await this.tokens.findPrincipal(hashToken(tokenValue));
     if (
       !row ||
@@ -58,7 +59,7 @@ export class Authenticator {
       tokenId: row.token.id,
       clientId: row.token.clientId,
     };
-    this.cache.set(tokenValue, { principal, expiresAt: row.token.expiresAt });
+    this.cache.set(tokenValue, { principal, expiresAt: row.token.expiresAt }, mark);
     return principal;
   }
 

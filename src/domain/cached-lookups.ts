@@ -27,8 +27,9 @@ export class CachedAccessLookups implements AccessLookups {
     const key = `${orgId}\u0000${apiName.toLowerCase()}`;
     const hit = this.settings.get(key);
     if (hit !== undefined) return hit ?? undefined;
+    const mark = this.settings.mark;
     const setting = await this.store.directory.getModuleSetting(orgId, apiName);
-    this.settings.set(key, setting ?? null);
+    this.settings.set(key, setting ?? null, mark);
     return setting;
   }
 
@@ -45,8 +46,9 @@ export class CachedAccessLookups implements AccessLookups {
     const key = `${orgId}\u0000${module}\u0000${event}`;
     const hit = this.rules.get(key);
     if (hit !== undefined) return hit;
+    const mark = this.rules.mark;
     const rules = await source.activeFor(orgId, module, event);
-    this.rules.set(key, rules);
+    this.rules.set(key, rules, mark);
     return rules;
   }
 

@@ -10,6 +10,8 @@ import type { ClockStore } from './ports/clock.js';
 
 export class MovableClock {
   private offsetMs = 0;
+  /** Counts the starts and ends of moves made through this process, so that a slower reread cannot undo one. */
+  private moves = 0;
 
   constructor(
     private readonly store: ClockStore,
@@ -23,19 +25,36 @@ export class MovableClock {
     return this.offsetMs;
   }
 
-  /** Rereads the shared offset. */
+  /** Rereads the shared offset; a read that a move made through this process overtook is dropped, not applied. */
   async refresh(): Promise<void> {
-    this.offsetMs = await this.store.offset();
+    const moves = this.moves;
+    const offset = await this.store.offset();
+    if (moves === this.moves) this.offsetMs = offset;
   }
 
   /** Moves the shared clock `ms` ahead (two advances, from anywhere, add up). */
   async advance(ms: number): Promise<void> {
-    this.offsetMs = await this.store.advance(checkedAdvance(ms));
+    const by = checkedAdvance(ms);
+    await this.moving(async () => {
+      this.offsetMs = await this.store.advance(by);
+    });
   }
 
   async reset(): Promise<void> {
-    await this.store.reset();
-    this.offsetMs = 0;
+    await this.moving(async () => {
+      await this.store.reset();
+      this.offsetMs = 0;
+    });
+  }
+
+  /** Counted at both ends: a reread that overlaps any part of a move, before or after its write, is dropped. */
+  private async moving(move: () => Promise<void>): Promise<void> {
+    this.moves++;
+    try {
+      await move();
+    } finally {
+      this.moves++;
+    }
   }
 }
 

@@ -210,7 +210,8 @@ export interface FaultEngineOptions {
  */
 export class FaultEngine {
   private rules: readonly FaultRule[] = [];
-  private refreshing: Promise<void> | undefined;
+  private loading: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
   private readonly random: () => number;
 
   constructor(
@@ -229,17 +230,33 @@ export class FaultEngine {
     return this.rules;
   }
 
-  /** Reloads the rules from the store (one query); concurrent calls share one load. */
+  /**
+   * Reloads the rules from the store, with a load that starts after this call: a caller that has just changed the
+   * rules must see its change, and a load already under way (the control poll's) may have read before it. Calls made
+   * while a load runs share the one queued after it, so a burst costs at most two queries.
+   */
   refresh(): Promise<void> {
-    this.refreshing ??= this.store
+    if (this.loading === undefined) return this.load();
+    this.queued ??= this.loading
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.load();
+      });
+    return this.queued;
+  }
+
+  private load(): Promise<void> {
+    const loading: Promise<void> = this.store
       .list()
       .then((rules) => {
         this.rules = rules;
       })
       .finally(() => {
-        this.refreshing = undefined;
+        if (this.loading === loading) this.loading = undefined;
       });
-    return this.refreshing;
+    this.loading = loading;
+    return loading;
   }
 
   /** The rules that fire on `target`, or undefined when none does. */
