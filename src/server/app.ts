@@ -10,7 +10,6 @@ import type { Logger } from 'pino';
 import { isZohoError, zohoError } from '../domain/errors.js';
 import type { Runtime } from '../runtime.js';
 import { sendError, sendJson } from './http.js';
-import { installFaultHooks } from './limits-pipeline.js';
 import { ServerMetrics } from './metrics.js';
 import { CONNECT_REFUSAL, type Refusal, rawErrorResponse, refusalError, refusalOfClientError, refusalOfRequest } from './protocol-refusals.js';
 import { type JournalFacts, type RequestEntry, RequestJournal, redactedQuery, requestIdGenerator } from './request-journal.js';
@@ -191,8 +190,6 @@ export function buildServer(rt: Runtime, opts: ServerOptions): CrmMediaServer {
     }
     done();
   });
-
-  installFaultHooks(app);
 
   app.setErrorHandler((err, request, reply) => {
     if (isZohoError(err)) return sendError(reply, err);
