@@ -70,9 +70,8 @@ export async function applyFaults(rt: Runtime, request: FastifyRequest, reply: F
 
 /**
  * Makes this one reply deliver its body as the fault says, whatever sends it (the route's answer, or the error
- * handler's). Wrapping the reply that needs it, rather than an onSend hook on every reply, keeps the cost of body
- * faults off every request that has none: a hook runs on each response, and measured a few percent of the 1 MiB
- * download cell (docs/performance.md).
+ * handler's). Wrapping the reply that needs it, rather than adding an onSend hook that runs on every reply, keeps
+ * body faults from costing anything on the requests that have none (the default: no rules).
  */
 function sendsFaulty(reply: FastifyReply, fault: FaultOutcome): void {
   const send = reply.send;
