@@ -40,27 +40,28 @@ export class Authenticator {
       if (hit.expiresAt !== null && hit.expiresAt <= now) throw zohoError('INVALID_TOKEN');
       return hit.principal;
     }
-    const mark = this.cache.mark;
-    const row = await this.tokens.findPrincipal(hashToken(tokenValue));
-    if (
-      !row ||
-      row.token.revokedAt !== null ||
-      (row.token.expiresAt !== null && row.token.expiresAt <= now) ||
-      row.user.status !== 'active'
-    ) {
-      this.cache.delete(tokenValue);
-      throw zohoError('INVALID_TOKEN');
-    }
-    const principal: Principal = {
-      org: row.org,
-      user: row.user,
-      profile: row.profile,
-      scopes: ScopeSet.parse(row.token.scopes),
-      tokenId: row.token.id,
-      clientId: row.token.clientId,
-    };
-    this.cache.set(tokenValue, { principal, expiresAt: row.token.expiresAt }, mark);
-    return principal;
+    const entry = await this.cache.load(tokenValue, async () => {
+      const row = await this.tokens.findPrincipal(hashToken(tokenValue));
+      if (
+        !row ||
+        row.token.revokedAt !== null ||
+        (row.token.expiresAt !== null && row.token.expiresAt <= now) ||
+        row.user.status !== 'active'
+      ) {
+        this.cache.delete(tokenValue);
+        throw zohoError('INVALID_TOKEN');
+      }
+      const principal: Principal = {
+        org: row.org,
+        user: row.user,
+        profile: row.profile,
+        scopes: ScopeSet.parse(row.token.scopes),
+        tokenId: row.token.id,
+        clientId: row.token.clientId,
+      };
+      return { principal, expiresAt: row.token.expiresAt };
+    });
+    return entry.principal;
   }
 
   /** Forget everything cached (after a revocation or a change of users, profiles or orgs in this process). */

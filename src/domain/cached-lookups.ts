@@ -27,10 +27,7 @@ export class CachedAccessLookups implements AccessLookups {
     const key = `${orgId}\u0000${apiName.toLowerCase()}`;
     const hit = this.settings.get(key);
     if (hit !== undefined) return hit ?? undefined;
-    const mark = this.settings.mark;
-    const setting = await this.store.directory.getModuleSetting(orgId, apiName);
-    this.settings.set(key, setting ?? null, mark);
-    return setting;
+    return (await this.settings.load(key, async () => (await this.store.directory.getModuleSetting(orgId, apiName)) ?? null)) ?? undefined;
   }
 
   getRecord(orgId: string, id: string): Promise<CrmRecord | undefined> {
@@ -46,10 +43,7 @@ export class CachedAccessLookups implements AccessLookups {
     const key = `${orgId}\u0000${module}\u0000${event}`;
     const hit = this.rules.get(key);
     if (hit !== undefined) return hit;
-    const mark = this.rules.mark;
-    const rules = await source.activeFor(orgId, module, event);
-    this.rules.set(key, rules, mark);
-    return rules;
+    return this.rules.load(key, () => source.activeFor(orgId, module, event));
   }
 
   invalidate(): void {

@@ -28,11 +28,10 @@ export class LimitsLookup {
   async effective(orgId: string): Promise<EffectiveLimits> {
     const hit = this.cache.get(orgId);
     if (hit) return hit;
-    const mark = this.cache.mark;
-    const settings = await this.store.limits.getSettings(orgId);
-    const limits = settings ? effectiveLimits(settings) : this.defaults;
-    this.cache.set(orgId, limits, mark);
-    return limits;
+    return this.cache.load(orgId, async () => {
+      const settings = await this.store.limits.getSettings(orgId);
+      return settings ? effectiveLimits(settings) : this.defaults;
+    });
   }
 
   invalidate(): void {

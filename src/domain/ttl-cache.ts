@@ -2,9 +2,9 @@
  * A bounded map whose entries are trusted for `ttlMs`: what several instances can afford to cache between them.
  * The oldest entries go first when it is full; `clear()` is for changes made through this process.
  *
- * A value read from the store before a `clear()` may land after it (the read was slow, the change quick): `set()`
- * takes the `mark` read before the lookup and drops a value that predates a clear, or a revoked token would be
- * cached as valid again by a lookup that raced its revocation.
+ * A value read from the store before a `clear()` may land after it (the read was slow, the change quick): `load()`
+ * caches what its read returns only if no clear came meanwhile, or a revoked token would be cached as valid again
+ * by a lookup that raced its revocation.
  */
 export class TtlCache<K, V> {
   private readonly entries = new Map<K, { value: V; at: number }>();
@@ -27,14 +27,19 @@ export class TtlCache<K, V> {
     return e.value;
   }
 
-  /** Taken before reading a value from the store; given back to `set()`. */
-  get mark(): number {
-    return this.clears;
+  /**
+   * Reads `key`'s value with `read` (a miss: callers try `get` first, synchronously, on their hot path) and caches it
+   * unless the cache was cleared while the read ran. A read that throws caches nothing.
+   */
+  async load(key: K, read: () => Promise<V>): Promise<V> {
+    const clears = this.clears;
+    const value = await read();
+    if (clears === this.clears) this.set(key, value);
+    return value;
   }
 
-  /** Caches `value` unless the cache was cleared since `mark` (when it was read). */
-  set(key: K, value: V, mark: number): void {
-    if (this.ttlMs <= 0 || mark !== this.clears) return;
+  private set(key: K, value: V): void {
+    if (this.ttlMs <= 0) return;
     this.entries.delete(key);
     if (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next().value;

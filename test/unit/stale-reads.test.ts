@@ -52,13 +52,15 @@ function overriding<T extends object>(port: T, methods: Partial<T>): T {
 }
 
 describe('TtlCache', () => {
-  it('drops a value read before a clear; keeps one read after', () => {
+  it('drops a value read before a clear; keeps one read after', async () => {
     const cache = new TtlCache<string, number>(1000, 10, () => T0);
-    const before = cache.mark;
+    let readDone!: (v: number) => void;
+    const slow = cache.load('k', () => new Promise<number>((resolve) => (readDone = resolve)));
     cache.clear();
-    cache.set('k', 1, before);
+    readDone(1);
+    expect(await slow).toBe(1);
     expect(cache.get('k')).toBeUndefined();
-    cache.set('k', 2, cache.mark);
+    expect(await cache.load('k', async () => 2)).toBe(2);
     expect(cache.get('k')).toBe(2);
   });
 });
