@@ -28,9 +28,9 @@ export async function admitRequest(rt: Runtime, request: FastifyRequest, reply: 
   }
   const { admission } = result;
   if (admission.creditsRemaining !== undefined) reply.header(CREDITS_HEADER, String(admission.creditsRemaining));
+  if (!admission.holdsSlots) return;
   // 'close' comes when the response has gone out or the connection went away first (a client that disconnects
   // mid-upload or mid-download, a timeout, a fault's reset): the slot is given back in every case.
-  if (!admission.holdsSlots) return;
   const res = reply.raw;
   if (res.destroyed || request.raw.socket?.destroyed) admission.release();
   else res.once('close', admission.release);

@@ -132,6 +132,15 @@ describe('actions', () => {
     expect(seen.body.toString()).toBe('{"org');
   });
 
+  it("a truncated error answer: the error handler's JSON is cut as the route's would be", async () => {
+    await addFault({ match: { operation: 'photo.download' }, action: { truncate_after_bytes: 8 } });
+    const seen = await rawRequest(server.url, 'GET', '/crm/v8/Leads/1/photo', { authorization: `Zoho-oauthtoken ${server.devToken}` });
+    expect(seen.head).toMatch(/^HTTP\/1\.1 [45]\d\d /);
+    const length = Number(/\r\ncontent-length: (\d+)/i.exec(seen.head ?? '')?.[1]);
+    expect(length).toBeGreaterThan(8);
+    expect(seen.body.toString()).toBe('{"code":');
+  });
+
   it('a throttled body: every byte, at the rate given', async () => {
     await addFault({ match: { operation: 'photo.download' }, action: { throttle_bytes_per_second: 20_000 } });
     const seen = await rawRequest(server.url, 'GET', `/crm/v8/Leads/${record}/photo`, { authorization: `Zoho-oauthtoken ${server.devToken}` });
