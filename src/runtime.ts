@@ -69,6 +69,11 @@ export interface Runtime {
   admissions: Admissions;
   faults: FaultEngine;
   limitsAdmin: LimitsAdmin;
+  /**
+   * After limits or fault rules changed through this process, once the change is committed (a reset, a seed's
+   * transaction): forgets the cached limits and spare slots; resolves once the fault rules are reread.
+   */
+  limitsChanged(): Promise<void>;
   /** Rereads faults and the clock, renews the concurrency lease; started by the server, not by CLI commands. */
   control: ControlLoop;
   close(): Promise<void>;
@@ -152,11 +157,14 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     },
   };
   // Limits and fault rules changed through this process apply here at once.
+  const limitsChanged = (): Promise<void> => {
+    limits.invalidate();
+    admissions.reset();
+    return faults.refresh();
+  };
   const limitChanges: CacheInvalidation = {
     invalidate() {
-      limits.invalidate();
-      admissions.reset();
-      faults.refresh().catch((err: unknown) => log.warn({ err }, 'fault rules could not be reread; the next control poll will'));
+      limitsChanged().catch((err: unknown) => log.warn({ err }, 'fault rules could not be reread; the next control poll will'));
     },
   };
   const accel = accelHandOff(config, blobs);
@@ -226,6 +234,7 @@ export async function openRuntime(config: Config, log: DomainLogger, now: () => 
     admissions,
     faults,
     limitsAdmin,
+    limitsChanged,
     control: new ControlLoop({ faults, clock, admissions, pollMs: config.controlPollMs, log }),
     async close() {
       await runtime.control.stop();

@@ -69,17 +69,18 @@ export async function readSeedFile(path: string): Promise<Seed> {
   return parseSeed(json);
 }
 
-type SeedRuntime = Pick<Runtime, 'store' | 'admin' | 'workflows' | 'blobs' | 'config' | 'now'>;
+type SeedRuntime = Pick<Runtime, 'store' | 'admin' | 'workflows' | 'blobs' | 'config' | 'now' | 'limitsChanged'>;
 
 /**
  * Applies the whole document in one transaction: a document that fails half-way leaves nothing behind (bytes it
- * already wrote are removed again).
+ * already wrote are removed again). Its limits and fault rules are in force in this process when it returns (they
+ * are reread after the commit: a reread inside the transaction may not see them).
  */
 export async function applySeed(rt: SeedRuntime, seed: Seed): Promise<SeedReport> {
   const c = rt.config;
   let restore: SeedRestore | undefined;
   try {
-    return await rt.store.transaction(async (tx) => {
+    const report = await rt.store.transaction(async (tx) => {
       restore = new SeedRestore(
         tx,
         rt.blobs,
@@ -88,6 +89,8 @@ export async function applySeed(rt: SeedRuntime, seed: Seed): Promise<SeedReport
       );
       return applyAll({ admin: rt.admin.within(tx), workflows: rt.workflows.within(tx), restore }, seed);
     });
+    await rt.limitsChanged();
+    return report;
   } catch (err) {
     await restore?.discard();
     throw err;

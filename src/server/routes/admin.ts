@@ -123,15 +123,10 @@ export function registerAdminRoutes(app: FastifyInstance, rt: Runtime, gate: Adm
     const list = await rt.workflows.deliveries(req.params['org']!, status as OutboxStatus | undefined, { limit, offset });
     return { deliveries: list.map(deliveryJson) };
   });
-  // A reset or a seed changes limits and fault rules too: in force here before the answer, as with their own routes.
-  const limitsChanged = async () => {
-    rt.limits.invalidate();
-    rt.admissions.reset();
-    await rt.faults.refresh();
-  };
   route('POST', '/reset', async () => {
     await a.reset();
-    await limitsChanged();
+    // Limits and fault rules went too: in force here before the answer, as with their own routes.
+    await rt.limitsChanged();
     return { reset: true };
   });
   route(
@@ -139,9 +134,7 @@ export function registerAdminRoutes(app: FastifyInstance, rt: Runtime, gate: Adm
     '/seed',
     async (req) => {
       const seed = parseSeed(await readJsonBody(req.raw, MAX_SEED_BODY));
-      const report = await applySeed(rt, seed);
-      await limitsChanged();
-      return report;
+      return applySeed(rt, seed);
     },
     { bodyLimit: MAX_SEED_BODY },
   );
